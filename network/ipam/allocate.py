@@ -1,0 +1,309 @@
+"""Stable allocation: keep every valid allocation, allocate only what is new.
+
+The rule that matters to operators: adding or removing a site never changes any
+other site's addresses or ports. Existing allocations are claimed first, exactly
+as recorded; only entities with no valid allocation get one, first-fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from network.errors import IpamError, Problem
+from network.ipam.pools import (
+    Pool,
+    check_disjoint,
+    lan_prefixlen,
+    layout,
+    size_of,
+    to_cidr,
+    to_int,
+    to_ip,
+)
+from network.ipam.store import SECTIONS, Allocations
+from network.model import Network, Site
+
+NATIONAL = "national"
+HOST_OFFSET = 10  # first host address in a zone subnet; below it: gateway, firewall pair, reserve
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # added | released | changed
+    section: str
+    key: str
+    old: object = None
+    new: object = None
+
+
+@dataclass
+class Plan:
+    allocations: Allocations
+    changes: list[Change]
+
+
+def region_of(network: Network, site: Site) -> str:
+    province = network.province_of(site)
+    return province.id if province else NATIONAL
+
+
+def line_ends(network: Network, site: Site, line) -> tuple[Site, str, Site, str]:
+    """(child site, child device, parent site, parent device) of an uplink."""
+    parent = network.sites[line.parent or site.parent]
+    child_dev = line.device or site.devices[0].name
+    parent_dev = line.parent_device or parent.devices[0].name
+    return site, child_dev, parent, parent_dev
+
+
+class Planner:
+    def __init__(self, network: Network, previous: Allocations):
+        self.network = network
+        self.previous = previous
+        self.plan = network.addressing
+        self.result = Allocations()
+        self.pools: dict[str, dict[str, Pool]] = {}
+        self.problems: list[Problem] = []
+
+    # --- regions -------------------------------------------------------------------
+    def _regions(self) -> None:
+        plan = self.plan
+        check_disjoint(
+            {
+                "national": plan.national.supernet,
+                "provinces": plan.provinces.supernet,
+                "management": plan.management.supernet,
+            }
+        )
+        nat_start, nat_len = to_int(plan.national.supernet)
+        self.result.regions[NATIONAL] = plan.national.supernet
+        self.pools[NATIONAL] = layout(NATIONAL, nat_start, nat_len, plan.national, "national")
+        sup_start, sup_len = to_int(plan.provinces.supernet)
+        block_len = plan.provinces.prefixlen or sup_len
+        provinces = Pool("provinces", sup_start, sup_len)
+        wanted = [s for s in self.network.sites.values() if s.tier == "province"]
+        fresh = []
+        for site in wanted:
+            old = self.previous.regions.get(site.id)
+            if old and self._fits(provinces, old, block_len):
+                provinces.claim(*to_int(old), site.id)
+                self.result.regions[site.id] = old
+            else:
+                fresh.append(site)
+        self.problems += provinces.check_overlaps()
+        for site in fresh:
+            start = provinces.allocate(block_len, site.id, self.network.path(site))
+            self.result.regions[site.id] = to_cidr(start, block_len)
+        for site in wanted:
+            start, _ = to_int(self.result.regions[site.id])
+            self.pools[site.id] = layout(site.id, start, block_len, plan.provinces, "provinces")
+
+    @staticmethod
+    def _fits(pool: Pool, cidr: str, prefixlen: int) -> bool:
+        try:
+            start, length = to_int(cidr)
+        except ValueError:
+            return False
+        return length == prefixlen and pool.contains(start, length)
+
+    def _pool(self, site: Site, name: str) -> Pool:
+        region = region_of(self.network, site)
+        pool = self.pools[region].get(name)
+        if pool is None:
+            raise IpamError(
+                Problem(
+                    "addressing.yml",
+                    self.network.path(site),
+                    f"{'national' if region == NATIONAL else 'provinces'}.pools",
+                    f"has no pool '{name}', which a {site.tier} site needs",
+                )
+            )
+        return pool
+
+    # --- generic keep-or-allocate ------------------------------------------------------
+    def _run(self, section: str, wanted: list[tuple[str, Site, Pool, int, str | None]]) -> dict[str, int]:
+        """wanted: (key, site, pool, prefixlen, field). Returns key -> start address."""
+        old_section = self.previous.section(section)
+        starts: dict[str, int] = {}
+        fresh = []
+        for key, site, pool, prefixlen, fld in wanted:
+            old = old_section.get(key)
+            old = old.get(fld) if isinstance(old, dict) and fld else (old if not fld else None)
+            kept = self._keep(old, pool, prefixlen, key)
+            if kept is None:
+                fresh.append((key, site, pool, prefixlen))
+            else:
+                starts[key] = kept
+        for pool in {id(p): p for _k, _s, p, _l, _f in wanted}.values():
+            self.problems += pool.check_overlaps()
+        if self.problems:
+            raise IpamError(self.problems)
+        # Bigger blocks first packs tighter; ties keep file order, so runs are deterministic.
+        for key, site, pool, prefixlen in sorted(fresh, key=lambda item: item[3]):
+            starts[key] = pool.allocate(prefixlen, key, self.network.path(site))
+        return starts
+
+    @staticmethod
+    def _keep(old, pool: Pool, prefixlen: int, key: str) -> int | None:
+        """An old allocation is kept if it is in the right pool and big enough."""
+        if not isinstance(old, str):
+            return None
+        try:
+            start, length = to_int(old if "/" in old else f"{old}/32")
+        except ValueError:
+            return None
+        if length > prefixlen or not pool.contains(start, length):
+            return None
+        if length < prefixlen:  # larger than needed today: keep it, never shrink under people
+            prefixlen = length
+        pool.claim(start, prefixlen, key)
+        return start
+
+    # --- the sections --------------------------------------------------------------------
+    def _site_lans(self) -> None:
+        sizing = self.plan.lan_sizing
+        wanted = []
+        for site in self.network.sites.values():
+            if site.tier == "datacenter":
+                continue
+            hosts = 2 * site.posts + site.laptop_count + len(site.devices) + 1
+            prefixlen = lan_prefixlen(hosts, sizing)
+            if prefixlen < sizing.max_prefixlen:
+                raise IpamError(
+                    Problem(
+                        self.network.site_files[site.id],
+                        self.network.path(site),
+                        "posts",
+                        f"{site.posts} posts need a /{prefixlen} LAN, larger than "
+                        f"lan_sizing.max_prefixlen /{sizing.max_prefixlen}",
+                    )
+                )
+            wanted.append((site.id, site, self._pool(site, f"lan-{site.tier}"), prefixlen, "lan"))
+        starts = self._run("sites", wanted)
+        for key, _site, _pool, prefixlen, _f in wanted:
+            length = self._claimed_len(self.previous.sites.get(key, {}).get("lan"), starts[key], prefixlen)
+            self.result.sites[key] = {"lan": to_cidr(starts[key], length)}
+
+    @staticmethod
+    def _claimed_len(old, start: int, prefixlen: int) -> int:
+        if isinstance(old, str) and "/" in old:
+            old_start, old_len = to_int(old)
+            if old_start == start and old_len <= prefixlen:
+                return old_len
+        return prefixlen
+
+    def _devices(self) -> None:
+        mgmt_start, mgmt_len = to_int(self.plan.management.supernet)
+        mgmt = Pool("management", mgmt_start, mgmt_len, reserved=2)  # network address + gateway
+        loops, mgmts = [], []
+        for site, device in self.network.iter_devices():
+            key = f"{site.id}/{device.name}"
+            loops.append((key, site, self._pool(site, "loopback"), 32, "loopback"))
+            mgmts.append((key, site, mgmt, 32, "management"))
+        loop_starts = self._run("devices", loops)
+        mgmt_starts = self._run("devices", mgmts)
+        for key, *_ in loops:
+            self.result.devices[key] = {"loopback": to_ip(loop_starts[key]), "management": to_ip(mgmt_starts[key])}
+
+    def _links(self) -> None:
+        wanted, ends = [], {}
+        for site in self.network.sites.values():
+            for line in site.uplinks:
+                child, child_dev, parent, parent_dev = line_ends(self.network, site, line)
+                key = f"{site.id}:{line.key}"
+                pool = self._pool(parent, "p2p")
+                prefixlen = self._alloc_len(parent, "p2p", 30)
+                wanted.append((key, site, pool, prefixlen, "subnet"))
+                ends[key] = (f"{child.id}/{child_dev}", f"{parent.id}/{parent_dev}")
+        starts = self._run("links", wanted)
+        ports = self._ports(ends)
+        for key, _site, _pool, prefixlen, _f in wanted:
+            self.result.links[key] = {"subnet": to_cidr(starts[key], prefixlen), "ports": ports[key]}
+
+    def _alloc_len(self, site: Site, pool_name: str, default: int) -> int:
+        region = self.plan.national if region_of(self.network, site) == NATIONAL else self.plan.provinces
+        pool = next((p for p in region.pools if p.name == pool_name), None)
+        return pool.allocate if pool and isinstance(pool.allocate, int) else default
+
+    def _ports(self, ends: dict[str, tuple[str, str]]) -> dict[str, list[int]]:
+        """Port numbers on both ends of every line, stable like addresses."""
+        taken: dict[str, set[int]] = {}
+        result: dict[str, list[int]] = {}
+        fresh = []
+        for key, (child, parent) in ends.items():
+            old = self.previous.links.get(key, {})
+            old_ports = old.get("ports") if isinstance(old, dict) else None
+            if (
+                isinstance(old_ports, list)
+                and len(old_ports) == 2
+                and old_ports[0] not in taken.get(child, set())
+                and old_ports[1] not in taken.get(parent, set())
+            ):
+                result[key] = list(old_ports)
+                taken.setdefault(child, set()).add(old_ports[0])
+                taken.setdefault(parent, set()).add(old_ports[1])
+            else:
+                fresh.append(key)
+        for key in fresh:
+            pair = []
+            for device in ends[key]:
+                used = taken.setdefault(device, set())
+                port = next(n for n in range(1, len(used) + 2) if n not in used)
+                used.add(port)
+                pair.append(port)
+            result[key] = pair
+        return result
+
+    def _zones(self) -> None:
+        wanted = []
+        for site in self.network.sites.values():
+            zones = dict.fromkeys(h.zone for h in site.hosts)
+            for zone in zones:
+                pool = self._pool(site, "datacenter")
+                wanted.append((f"{site.id}/{zone}", site, pool, self._alloc_len(site, "datacenter", 24), None))
+        starts = self._run("zones", wanted)
+        for key, _site, _pool, prefixlen, _f in wanted:
+            self.result.zones[key] = to_cidr(starts[key], prefixlen)
+        self._hosts()
+
+    def _hosts(self) -> None:
+        for site in self.network.sites.values():
+            by_zone: dict[str, Pool] = {}
+            for zone in dict.fromkeys(h.zone for h in site.hosts):
+                start, length = to_int(self.result.zones[f"{site.id}/{zone}"])
+                by_zone[zone] = Pool(f"{site.id}/{zone}", start, length, reserved=HOST_OFFSET)
+            wanted = [(f"{site.id}/{h.name}", site, by_zone[h.zone], 32, None) for h in site.hosts]
+            for key, address in self._run("hosts", wanted).items():
+                self.result.hosts[key] = to_ip(address)
+
+    def run(self) -> Plan:
+        self._regions()
+        self._site_lans()
+        self._devices()
+        self._links()
+        self._zones()
+        return Plan(self.result, diff(self.previous, self.result))
+
+
+def diff(old: Allocations, new: Allocations) -> list[Change]:
+    changes = []
+    for section in SECTIONS:
+        before, after = old.section(section), new.section(section)
+        for key in after.keys() - before.keys():
+            changes.append(Change("added", section, key, None, after[key]))
+        for key in before.keys() - after.keys():
+            changes.append(Change("released", section, key, before[key], None))
+        for key in after.keys() & before.keys():
+            if after[key] != before[key]:
+                changes.append(Change("changed", section, key, before[key], after[key]))
+    order = {"changed": 0, "released": 1, "added": 2}
+    return sorted(changes, key=lambda c: (order[c.action], SECTIONS.index(c.section), c.key))
+
+
+def allocate(network: Network, previous: Allocations) -> Plan:
+    """Pure: the model and the previous state in, the new state and its changes out."""
+    if network.addressing is None:  # load() has reported it already
+        raise IpamError("addressing.yml is missing")
+    return Planner(network, previous).run()
+
+
+__all__ = ["Change", "Plan", "allocate", "diff", "line_ends", "region_of", "size_of"]

@@ -1,0 +1,160 @@
+"""Address pools: carving region blocks into pools, and allocating aligned blocks from a pool.
+
+Pure integer arithmetic on IPv4 addresses; the national inventory makes ~200,000
+allocations, so this stays free of per-address objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from bisect import insort
+from dataclasses import dataclass, field
+
+from network.errors import IpamError, Problem
+from network.model.schema import LanSizing, RegionPlan
+
+
+def to_int(cidr: str) -> tuple[int, int]:
+    """'10.0.0.0/30' -> (start, prefixlen)."""
+    net = ipaddress.IPv4Network(cidr, strict=True)
+    return int(net.network_address), net.prefixlen
+
+
+def to_cidr(start: int, prefixlen: int) -> str:
+    return f"{ipaddress.IPv4Address(start)}/{prefixlen}"
+
+
+def to_ip(value: int) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def size_of(prefixlen: int) -> int:
+    return 1 << (32 - prefixlen)
+
+
+@dataclass
+class Pool:
+    """One pool; hands out aligned blocks first-fit, so freed space is reused."""
+
+    name: str
+    start: int
+    prefixlen: int
+    reserved: int = 0  # addresses kept back at the start (e.g. a management gateway)
+    used: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, owner), sorted
+    _gaps: list[list[int]] | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + size_of(self.prefixlen)
+
+    @property
+    def cidr(self) -> str:
+        return to_cidr(self.start, self.prefixlen)
+
+    def contains(self, start: int, prefixlen: int) -> bool:
+        return self.start + self.reserved <= start and start + size_of(prefixlen) <= self.end
+
+    def claim(self, start: int, prefixlen: int, owner: str) -> None:
+        """Record an existing allocation (from allocations.yml)."""
+        insort(self.used, (start, start + size_of(prefixlen), owner))
+        self._gaps = None
+
+    def check_overlaps(self) -> list[Problem]:
+        problems = []
+        for (a_start, a_end, a_owner), (b_start, _b_end, b_owner) in zip(self.used, self.used[1:], strict=False):
+            if b_start < a_end:
+                problems.append(
+                    Problem(
+                        "allocations.yml",
+                        a_owner,
+                        "",
+                        f"overlaps '{b_owner}' in pool {self.name}"
+                        f" ({to_ip(a_start)}); was the file edited by hand? Restore it from git",
+                    )
+                )
+        return problems
+
+    def _build_gaps(self) -> list[list[int]]:
+        gaps, cursor = [], self.start + self.reserved
+        for start, end, _owner in self.used:
+            if start > cursor:
+                gaps.append([cursor, start])
+            cursor = max(cursor, end)
+        if cursor < self.end:
+            gaps.append([cursor, self.end])
+        return gaps
+
+    def allocate(self, prefixlen: int, owner: str, site_path: str) -> int:
+        if self._gaps is None:
+            self._gaps = self._build_gaps()
+        size = size_of(prefixlen)
+        for index, (gap_start, gap_end) in enumerate(self._gaps):
+            aligned = -(-gap_start // size) * size
+            if aligned + size <= gap_end:
+                pieces = [p for p in ([gap_start, aligned], [aligned + size, gap_end]) if p[1] > p[0]]
+                self._gaps[index : index + 1] = pieces
+                insort(self.used, (aligned, aligned + size, owner))
+                return aligned
+        free = sum(end - start for start, end in self._gaps)
+        raise IpamError(
+            Problem(
+                "addressing.yml",
+                site_path,
+                "",
+                f"pool {self.name} ({self.cidr}) is full: no /{prefixlen} left for '{owner}' "
+                f"({free} addresses free but fragmented or too few); enlarge the pool in addressing.yml",
+            )
+        )
+
+
+def layout(region: str, block_start: int, block_prefixlen: int, plan: RegionPlan, where: str) -> dict[str, Pool]:
+    """Carve a region's block into its pools, in the order addressing.yml lists them."""
+    pools: dict[str, Pool] = {}
+    cursor = block_start
+    for pool in plan.pools:
+        size = size_of(pool.prefixlen)
+        cursor = -(-cursor // size) * size
+        # /32 pools skip their first address: x.x.x.0 router ids confuse people and some tools
+        reserved = 1 if pool.allocate == 32 else 0
+        pools[pool.name] = Pool(f"{region}/{pool.name}", cursor, pool.prefixlen, reserved)
+        cursor += size
+    if cursor > block_start + size_of(block_prefixlen):
+        need = cursor - block_start
+        raise IpamError(
+            Problem(
+                "addressing.yml",
+                where,
+                "pools",
+                f"need {need} addresses but a block of /{block_prefixlen} has "
+                f"{size_of(block_prefixlen)}; shrink the pools or enlarge the block",
+            )
+        )
+    return pools
+
+
+def lan_prefixlen(hosts: int, sizing: LanSizing) -> int:
+    """Smallest LAN that holds ``hosts`` with growth head-room, network and broadcast."""
+    need = math.ceil(hosts * sizing.growth) + 2
+    prefixlen = 32 - max(0, math.ceil(math.log2(need)))
+    return min(prefixlen, sizing.min_prefixlen)
+
+
+def check_disjoint(named: dict[str, str]) -> None:
+    """Refuse supernets that overlap: each tier's space must be its own."""
+    nets = {name: ipaddress.IPv4Network(cidr) for name, cidr in named.items()}
+    problems = []
+    names = list(nets)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if nets[a].overlaps(nets[b]):
+                problems.append(
+                    Problem(
+                        "addressing.yml",
+                        "",
+                        f"{a}.supernet",
+                        f"{nets[a]} overlaps {b}.supernet {nets[b]}; supernets must be disjoint",
+                    )
+                )
+    if problems:
+        raise IpamError(problems)

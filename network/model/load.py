@@ -1,0 +1,343 @@
+"""Load the intent of one environment and check the rules that span records.
+
+Every problem found is collected, so one run shows them all; each names the
+file, the site path (slugs from the province down) and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from network.errors import ModelError, Problem
+from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site
+
+try:  # libyaml is ~10x faster; the national inventory needs it
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+CACHE_VERSION = b"1"
+
+
+@dataclass
+class Network:
+    """The validated intent of one environment, with the indexes consumers need."""
+
+    name: str
+    root: Path
+    sites: dict[str, Site]
+    addressing: AddressPlan
+    settings: dict[str, Any]
+    site_files: dict[str, str] = field(default_factory=dict)  # site id -> file it came from
+    children: dict[str, list[str]] = field(default_factory=dict)
+
+    def parent(self, site: Site) -> Site | None:
+        return self.sites[site.parent] if site.parent else None
+
+    def ancestors(self, site: Site) -> list[Site]:
+        chain = []
+        while site.parent:
+            site = self.sites[site.parent]
+            chain.append(site)
+        return chain
+
+    def path(self, site: Site) -> str:
+        return site_path(self.sites, site)
+
+    def province_of(self, site: Site) -> Site | None:
+        """The province whose address block the site draws from; None for the national level."""
+        for candidate in [site, *self.ancestors(site)]:
+            if candidate.tier == "province":
+                return candidate
+        return None
+
+    def hostname(self, site: Site, device_name: str) -> str:
+        return f"{site.slug}-{device_name}"
+
+    def iter_devices(self) -> Iterable[tuple[Site, Any]]:
+        for site in self.sites.values():
+            for device in site.devices:
+                yield site, device
+
+
+def site_path(sites: dict[str, Any], site: Any) -> str:
+    """zhejiang/jinhua/yiwu/choucheng; the ministry is the implied root.
+
+    Works on raw dicts too, so errors found before validation still name the site's place.
+    """
+    get = (lambda s, k: s.get(k)) if isinstance(site, dict) else getattr
+    parts, seen = [], set()
+    current = site
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if get(current, "tier") == "ministry" and current is not site:
+            break
+        parts.append(str(get(current, "slug") or get(current, "id") or "?"))
+        parent_id = get(current, "parent")
+        if parent_id is None:
+            break
+        current = sites.get(parent_id)
+        if current is None:
+            parts.append("…")
+    return "/".join(reversed(parts))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open("rb") as fh:
+            return yaml.load(fh, Loader=SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ModelError(Problem(path.name, where, "", f"is not valid YAML: {exc}")) from exc
+    except OSError as exc:
+        raise ModelError(Problem(str(path), "", "", f"cannot be read: {exc.strerror}")) from exc
+
+
+def _site_files(root: Path) -> list[Path]:
+    single, folder = root / "sites.yml", root / "sites"
+    files = [single] if single.exists() else []
+    if folder.is_dir():
+        files += sorted(folder.glob("*.yml"))
+    if not files:
+        raise ModelError(Problem(str(root), "", "", "has neither sites.yml nor sites/*.yml"))
+    return files
+
+
+def _field_name(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _merge_defaults(raw: dict, defaults: dict) -> dict:
+    tier_defaults = defaults.get(raw.get("tier"), {}) if isinstance(defaults, dict) else {}
+    if not tier_defaults:
+        return raw
+    return {**tier_defaults, **raw}
+
+
+def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], list[dict]]:
+    """Parse and type-check one sites file. Pure in its input bytes, so results are cached."""
+    data = _read_yaml(path) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
+        return [], [Problem(label, "", "sites", "must be a list of sites")], []
+    defaults = data.get("defaults") or {}
+    raws, sites, problems = [], [], []
+    for index, raw in enumerate(data.get("sites") or []):
+        if not isinstance(raw, dict):
+            problems.append(Problem(label, f"sites[{index}]", "", "must be a mapping"))
+            continue
+        raw = _merge_defaults(raw, defaults)
+        raws.append(raw)
+        try:
+            sites.append(Site.model_validate(raw))
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(
+                    Problem(label, f"@{raw.get('id', f'sites[{index}]')}", _field_name(err["loc"]), _say(err))
+                )
+    return sites, problems, raws
+
+
+def _say(err: dict) -> str:
+    value = err.get("input")
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+    return f"{err['msg'].lower()}{shown}"
+
+
+def _cached_validate(path: Path, label: str, cache_dir: Path | None):
+    if cache_dir is None:
+        return _validate_file(path, label)
+    digest = hashlib.sha256(CACHE_VERSION + label.encode() + path.read_bytes()).hexdigest()
+    cached = cache_dir / f"sites-{digest}.pickle"
+    if cached.exists():
+        try:
+            return pickle.loads(cached.read_bytes())
+        except Exception:  # a stale or torn cache is just a miss
+            pass
+    result = _validate_file(path, label)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(cached)
+    return result
+
+
+def load(root: str | Path, *, cache: bool = True) -> Network:
+    """Load and validate ``inventories/<env>``. Raises ModelError listing every problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ModelError(Problem(str(root), "", "", "is not an inventory directory"))
+    cache_dir = root / ".cache" if cache else None
+    problems: list[Problem] = []
+    sites: dict[str, Site] = {}
+    raw_by_id: dict[str, dict] = {}
+    files: dict[str, str] = {}
+    for path in _site_files(root):
+        label = str(path.relative_to(root))
+        parsed, found, raws = _cached_validate(path, label, cache_dir)
+        problems += found
+        for raw in raws:
+            if isinstance(raw.get("id"), str):
+                raw_by_id.setdefault(raw["id"], raw)
+        for site in parsed:
+            if site.id in sites:
+                problems.append(
+                    Problem(
+                        label,
+                        site_path(raw_by_id, raw_by_id[site.id]),
+                        "id",
+                        f"'{site.id}' is used by another site too ({files[site.id]})",
+                    )
+                )
+                continue
+            sites[site.id] = site
+            files[site.id] = label
+    # Problems found per file name the site by id; now that parents are known, name its path.
+    problems = [
+        Problem(p.file, site_path(raw_by_id, raw_by_id[p.where[1:]]), p.field, p.message)
+        if p.where.startswith("@") and p.where[1:] in raw_by_id
+        else p
+        for p in problems
+    ]
+    addressing = _load_addressing(root, problems)
+    settings = _load_settings(root, problems)
+    network = Network(root.name, root, sites, addressing, settings, files)  # type: ignore[arg-type]
+    problems += check_tree(network)
+    if problems:
+        raise ModelError(problems)
+    return network
+
+
+def _load_addressing(root: Path, problems: list[Problem]) -> AddressPlan | None:
+    path = root / "addressing.yml"
+    if not path.exists():
+        problems.append(Problem("addressing.yml", "", "", "is missing: copy it from inventories/sample-province"))
+        return None
+    try:
+        return AddressPlan.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem("addressing.yml", "", _field_name(err["loc"]), _say(err)))
+    return None
+
+
+def _load_settings(root: Path, problems: list[Problem]) -> dict[str, Any]:
+    """Management-plane policy shared with Ansible: group_vars/all/*.yml (vault.yml excluded)."""
+    settings: dict[str, Any] = {}
+    for path in sorted((root / "group_vars" / "all").glob("*.yml")):
+        if path.name == "vault.yml":
+            continue
+        data = _read_yaml(path) or {}
+        if not isinstance(data, dict):
+            problems.append(Problem(str(path.relative_to(root)), "", "", "must be a mapping"))
+            continue
+        settings.update(data)
+    return settings
+
+
+def check_tree(network: Network) -> list[Problem]:
+    """Rules that span sites: one root, parents one tier up, unique hostnames, lines that land."""
+    problems: list[Problem] = []
+    sites, files = network.sites, network.site_files
+
+    def bad(site: Site, field_name: str, message: str) -> None:
+        problems.append(Problem(files[site.id], network.path(site), field_name, message))
+
+    roots = [s for s in sites.values() if s.tier == "ministry"]
+    if len(roots) > 1:
+        for site in roots[1:]:
+            bad(site, "tier", f"a second ministry; '{roots[0].id}' is the root already")
+    slugs: dict[str, Site] = {}
+    for site in sites.values():
+        network.children.setdefault(site.id, [])
+        if site.slug in slugs:
+            bad(
+                site,
+                "slug",
+                f"'{site.slug}' is the slug of '{slugs[site.slug].id}' too; "
+                "hostnames are built from it, make it unique (e.g. add the county)",
+            )
+        slugs.setdefault(site.slug, site)
+        _check_parent(network, site, bad)
+        _check_devices(site, bad)
+    for site in sites.values():
+        if site.parent in sites:
+            network.children[site.parent].append(site.id)
+        _check_uplinks(network, site, bad)
+    return problems
+
+
+def _check_parent(network: Network, site: Site, bad) -> None:
+    if site.tier == "ministry":
+        if site.parent:
+            bad(site, "parent", "the ministry is the root and has no parent")
+        return
+    if not site.parent:
+        bad(site, "parent", "is required for every site below the ministry")
+        return
+    parent = network.sites.get(site.parent)
+    if parent is None:
+        bad(site, "parent", f"'{site.parent}' does not exist")
+        return
+    if site.tier == "datacenter":
+        if parent.tier not in DC_PARENT_TIERS:
+            bad(site, "parent", f"a data centre hangs under a {'/'.join(DC_PARENT_TIERS)}, not a {parent.tier}")
+    elif parent.tier == "datacenter" or TIERS.index(parent.tier) != TIERS.index(site.tier) - 1:
+        expected = TIERS[TIERS.index(site.tier) - 1]
+        bad(site, "parent", f"'{parent.id}' is a {parent.tier}; a {site.tier} hangs under a {expected}")
+
+
+def _check_devices(site: Site, bad) -> None:
+    names = [d.name for d in site.devices]
+    for name in {n for n in names if names.count(n) > 1}:
+        bad(site, "devices", f"device name '{name}' is used twice")
+    if not site.devices:
+        bad(site, "devices", f"a {site.tier} site needs at least one router")
+    if site.hosts and site.tier != "datacenter":
+        bad(site, "hosts", "only data-centre sites (tier: datacenter) carry hosts")
+    host_names = [h.name for h in site.hosts]
+    for name in {n for n in host_names if host_names.count(n) > 1}:
+        bad(site, "hosts", f"host name '{name}' is used twice")
+
+
+def _check_uplinks(network: Network, site: Site, bad) -> None:
+    if site.tier == "ministry":
+        if site.uplinks:
+            bad(site, "uplinks", "the ministry has no uplink")
+        return
+    if not site.uplinks:
+        bad(site, "uplinks", "needs at least one line to its parent")
+        return
+    keys: set[str] = set()
+    for index, line in enumerate(site.uplinks):
+        where = f"uplinks[{index}]"
+        if line.key in keys:
+            bad(site, f"{where}.name", f"two lines are keyed '{line.key}'; give each a distinct name")
+        keys.add(line.key)
+        target_id = line.parent or site.parent
+        target = network.sites.get(target_id or "")
+        if target is None:
+            if line.parent:
+                bad(site, f"{where}.parent", f"'{line.parent}' does not exist")
+            continue
+        if index == 0 and line.parent and line.parent != site.parent:
+            bad(site, f"{where}.parent", f"the primary line must go to the site's parent '{site.parent}'")
+        elif target.id != site.parent and target not in network.ancestors(site):
+            bad(site, f"{where}.parent", f"'{target.id}' is not above this site; lines run up the tree")
+        if site.devices and line.device and not site.device(line.device):
+            bad(site, f"{where}.device", f"'{line.device}' is not a device of this site")
+        if line.parent_device and not target.device(line.parent_device):
+            bad(site, f"{where}.parent_device", f"'{line.parent_device}' is not a device of '{target.id}'")
+        elif not target.devices:
+            bad(site, f"{where}.parent", f"'{target.id}' has no router to end the line on")

@@ -1,0 +1,141 @@
+"""Typed shape of the intent files. Only the shape of one record lives here;
+rules that span records (parents exist, names unique) live in ``load``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Tiers from the top of the tree down; a site's parent sits exactly one tier above it.
+TIERS: tuple[str, ...] = ("ministry", "province", "city", "county", "township", "village")
+DC_PARENT_TIERS: tuple[str, ...] = ("ministry", "province", "city")
+
+Tier = Literal["ministry", "province", "city", "county", "township", "village", "datacenter"]
+PlatformName = Literal["huawei_vrp", "h3c_comware", "frr"]
+LineType = Literal["mstp", "mpls-vpn", "fibre", "4g", "vpn"]
+BACKUP_LINE_TYPES = frozenset({"4g", "vpn"})
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+# Laptops per office, from the reference plan: at least two per province/city/county, one per township.
+DEFAULT_LAPTOPS = {"ministry": 2, "province": 2, "city": 2, "county": 2, "township": 1, "village": 1}
+
+_BANDWIDTH = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG])(?:bps|b)?$", re.IGNORECASE)
+
+
+def parse_bandwidth(text: str | int) -> int:
+    """'10M' -> 10_000 kbit/s. Integers are taken as kbit/s."""
+    if isinstance(text, int):
+        return text
+    match = _BANDWIDTH.match(text.strip())
+    if not match:
+        raise ValueError(f"bandwidth {text!r} is not like 2M, 100M or 1G")
+    value, unit = float(match.group(1)), match.group(2).upper()
+    return int(value * {"K": 1, "M": 1_000, "G": 1_000_000}[unit])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Device(Strict):
+    """A router at a site. Its addresses come from IPAM, never from here."""
+
+    name: Slug
+    role: Literal["core", "aggregation", "access", "border"]
+    platform: PlatformName
+
+
+class Uplink(Strict):
+    """A leased line from this site up to a site of a higher tier."""
+
+    name: Slug | None = None  # stable key of the line; defaults to its type
+    parent: SiteId | None = None  # defaults to the site's parent
+    carrier: str = Field(min_length=1)
+    type: LineType
+    bandwidth_kbps: int = Field(alias="bandwidth", gt=0)
+    device: Slug | None = None  # this site's router; defaults to its first
+    parent_device: Slug | None = None  # the parent's router; defaults to its first
+    circuit_id: str | None = None
+
+    @field_validator("bandwidth_kbps", mode="before")
+    @classmethod
+    def _bandwidth(cls, value: str | int) -> int:
+        return parse_bandwidth(value)
+
+    @property
+    def key(self) -> str:
+        return self.name or self.type
+
+    @property
+    def backup(self) -> bool:
+        return self.type in BACKUP_LINE_TYPES
+
+
+class Host(Strict):
+    """A server in a data-centre site, placed in a security zone."""
+
+    name: Slug
+    role: str = Field(min_length=1)
+    zone: Slug
+    provides: tuple[Literal["syslog", "ntp", "tacacs", "snmp-manager"], ...] = ()
+
+
+class Site(Strict):
+    id: SiteId
+    slug: Slug
+    name: str = Field(min_length=1)  # display name, Chinese welcome
+    tier: Tier
+    parent: SiteId | None = None
+    posts: int = Field(default=0, ge=0, le=5000)  # business posts: one PC + one printer each
+    laptops: int | None = Field(default=None, ge=0)
+    devices: tuple[Device, ...] = ()
+    uplinks: tuple[Uplink, ...] = ()
+    hosts: tuple[Host, ...] = ()
+
+    @property
+    def laptop_count(self) -> int:
+        if self.laptops is not None:
+            return self.laptops
+        return DEFAULT_LAPTOPS.get(self.tier, 0)
+
+    def device(self, name: str) -> Device | None:
+        return next((d for d in self.devices if d.name == name), None)
+
+
+class Pool(Strict):
+    """A pool carved inside every region block, in the order listed."""
+
+    name: str
+    prefixlen: int = Field(ge=8, le=32)  # size of the pool itself
+    # prefix length of one allocation; LAN pools size each allocation from the site's posts
+    allocate: int | Literal["sized"] = Field(default=32)
+
+
+class RegionPlan(Strict):
+    supernet: str
+    # one block of this size per region; None: the region is the whole supernet (national)
+    prefixlen: int | None = Field(default=None, ge=8, le=30)
+    pools: tuple[Pool, ...]
+
+
+class ManagementPlan(Strict):
+    supernet: str  # one out-of-band management address (/32) per device, network-wide
+
+
+class LanSizing(Strict):
+    growth: float = Field(default=1.5, ge=1.0)  # head-room over today's count
+    min_prefixlen: int = Field(default=28, ge=16, le=30)
+    max_prefixlen: int = Field(default=22, ge=16, le=30)
+
+
+class AddressPlan(Strict):
+    """The national address plan, see docs/addressing.md."""
+
+    national: RegionPlan  # the ministry and national services
+    provinces: RegionPlan  # one block per province; the province's whole subtree draws from it
+    management: ManagementPlan
+    lan_sizing: LanSizing = LanSizing()
