@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from network.errors import ModelError, Problem
 from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site
+from network.model.settings import Settings, settings_from_vars
 
 try:  # libyaml is ~10x faster; the national inventory needs it
     from yaml import CSafeLoader as SafeLoader
@@ -38,6 +39,7 @@ class Network:
     settings: dict[str, Any]
     site_files: dict[str, str] = field(default_factory=dict)  # site id -> file it came from
     children: dict[str, list[str]] = field(default_factory=dict)
+    policy: Settings = field(default_factory=Settings)
 
     def parent(self, site: Site) -> Site | None:
         return self.sites[site.parent] if site.parent else None
@@ -212,7 +214,8 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
     ]
     addressing = _load_addressing(root, problems)
     settings = _load_settings(root, problems)
-    network = Network(root.name, root, sites, addressing, settings, files)  # type: ignore[arg-type]
+    policy = _load_policy(settings, problems)
+    network = Network(root.name, root, sites, addressing, settings, files, policy=policy)  # type: ignore[arg-type]
     problems += check_tree(network)
     if problems:
         raise ModelError(problems)
@@ -244,6 +247,15 @@ def _load_settings(root: Path, problems: list[Problem]) -> dict[str, Any]:
             continue
         settings.update(data)
     return settings
+
+
+def _load_policy(settings: dict[str, Any], problems: list[Problem]) -> Settings:
+    try:
+        return Settings.model_validate(settings_from_vars(settings))
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem("group_vars/all", "", "jinbao_" + _field_name(err["loc"]), _say(err)))
+    return Settings()
 
 
 def check_tree(network: Network) -> list[Problem]:

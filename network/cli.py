@@ -1,0 +1,312 @@
+"""`jinbao`: the command line over the model, IPAM and renderers.
+
+Rich output for people, --json for tools. Exit codes: 0 fine, 1 `plan --check` found
+pending changes, 2 the intent is wrong (every problem is listed, nothing was written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from network import ipam
+from network.errors import JinbaoError, Problem, RenderError
+from network.model import Network, load
+
+app = typer.Typer(
+    help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+show_app = typer.Typer(help="Show one object of the model.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+out = Console()
+err = Console(stderr=True)
+
+EnvArg = Annotated[Path, typer.Argument(help="Inventory directory, e.g. inventories/lab")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def _fail(exc: JinbaoError, as_json: bool) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"ok": False, "problems": [p.as_dict() for p in exc.problems]}, ensure_ascii=False))
+    else:
+        for problem in exc.problems:
+            err.print(f"[bold red]error[/]: {problem}", highlight=False, markup=True)
+        err.print(f"[red]{len(exc.problems)} problem(s); nothing was written.[/]")
+    return typer.Exit(exc.exit_code)
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    try:
+        yield
+    except JinbaoError as exc:
+        raise _fail(exc, as_json) from None
+
+
+def _progress(as_json: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    )
+
+
+def _load(env: Path) -> Network:
+    return load(env)
+
+
+def _counts(network: Network) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for site in network.sites.values():
+        counts[site.tier] = counts.get(site.tier, 0) + 1
+    counts["devices"] = sum(len(s.devices) for s in network.sites.values())
+    counts["lines"] = sum(len(s.uplinks) for s in network.sites.values())
+    return counts
+
+
+@app.command()
+def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Load and check the intent: sites.yml, addressing.yml, group_vars/all."""
+    with _errors(as_json):
+        started = time.perf_counter()
+        network = _load(env)
+        counts = _counts(network)
+    if as_json:
+        print(json.dumps({"ok": True, "environment": network.name, "counts": counts}))
+        return
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    out.print(f"[green]✓[/] {env}: valid ({summary}) in {time.perf_counter() - started:.2f}s")
+
+
+def _plan(env: Path) -> tuple[Network, ipam.Allocations, ipam.Plan]:
+    network = _load(env)
+    previous = ipam.read(env)
+    return network, previous, ipam.allocate(network, previous)
+
+
+def _change_rows(changes: list[ipam.Change]) -> list[dict]:
+    return [{"action": c.action, "section": c.section, "key": c.key, "old": c.old, "new": c.new} for c in changes]
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+@app.command()
+def plan(
+    env: EnvArg,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only show; exit 1 if allocations.yml is out of date.")
+    ] = False,
+    render_changed: Annotated[
+        bool, typer.Option("--render", help="Then render the devices the changes touch.")
+    ] = False,
+    vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allocate addresses for what is new, keep everything else, show what changed."""
+    with _errors(as_json):
+        network, _previous, result = _plan(env)
+        if not check and result.changes:
+            ipam.write(env, result.allocations)
+        rendered = None
+        if render_changed and not check:
+            rendered = _render(network, result.allocations, env, None, vault_password_file, as_json, result.changes)
+    if as_json:
+        report = {"ok": True, "written": bool(result.changes) and not check, "changes": _change_rows(result.changes)}
+        if rendered is not None:
+            report["render"] = rendered.as_dict()
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_changes(result.changes, env, check)
+        if rendered is not None:
+            out.print(f"rendered: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged")
+    if check and result.changes:
+        raise typer.Exit(1)
+
+
+def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:
+    if not changes:
+        out.print(f"[green]✓[/] {env}/allocations.yml is up to date")
+        return
+    table = Table(title=f"{len(changes)} allocation change(s)", title_justify="left")
+    for column in ("action", "section", "key", "old", "new"):
+        table.add_column(column)
+    colour = {"added": "green", "released": "yellow", "changed": "red"}
+    for change in changes[:200]:
+        table.add_row(
+            f"[{colour[change.action]}]{change.action}[/]",
+            change.section,
+            change.key,
+            _fmt(change.old),
+            _fmt(change.new),
+        )
+    out.print(table)
+    if len(changes) > 200:
+        out.print(f"… and {len(changes) - 200} more (use --json for all)")
+    verb = "would be written to" if check else "written to"
+    out.print(f"{verb} {env}/allocations.yml")
+
+
+def _planned(env: Path) -> tuple[Network, ipam.Allocations]:
+    """The model and its allocations, refusing to render from a stale allocations.yml."""
+    network, previous, result = _plan(env)
+    if result.changes:
+        sample = ", ".join(f"{c.action} {c.section}[{c.key}]" for c in result.changes[:3])
+        raise RenderError(
+            Problem(
+                "allocations.yml",
+                "",
+                "",
+                f"is out of date ({len(result.changes)} change(s): {sample}); run `jinbao plan {env}` first",
+            )
+        )
+    return network, previous
+
+
+def _render(network, allocations, env, sites, vault_password_file, as_json, changes=None):
+    from network.render import Renderer, load_secrets
+    from network.render.incremental import affected_devices
+
+    secrets = load_secrets(env, vault_password_file)
+    renderer = Renderer(network, allocations, secrets)
+    out_dir = Path("build") / "configs" / network.name
+    only = None
+    if sites:
+        unknown = [s for s in sites if s not in network.sites]
+        if unknown:
+            raise RenderError(Problem("sites.yml", "", "--site", f"no site with id {', '.join(unknown)}"))
+        only = [(network.sites[s], d) for s in sites for d in network.sites[s].devices]
+    elif changes is not None:
+        only = affected_devices(network, changes, out_dir)
+    total = len(only) if only is not None else sum(len(s.devices) for s in network.sites.values())
+    with _progress(as_json) as progress:
+        task = progress.add_task(f"render {network.name}", total=total)
+        return renderer.render_all(out_dir, only=only, progress=lambda n: progress.advance(task, n))
+
+
+@app.command()
+def render(
+    env: EnvArg,
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only this site's devices (repeatable).")] = None,
+    vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render every device's config into build/configs/<env>/ (only changed files are rewritten)."""
+    with _errors(as_json):
+        started = time.perf_counter()
+        network, allocations = _planned(env)
+        result = _render(network, allocations, env, site, vault_password_file, as_json)
+    if as_json:
+        print(json.dumps({"ok": True, "directory": f"build/configs/{network.name}", **result.as_dict()}))
+        return
+    out.print(
+        f"[green]✓[/] build/configs/{network.name}: {len(result.written)} written, "
+        f"{len(result.unchanged)} unchanged, {len(result.removed)} removed "
+        f"in {time.perf_counter() - started:.2f}s"
+    )
+
+
+@show_app.command("site")
+def show_site(
+    env: EnvArg,
+    site_id: Annotated[str, typer.Argument(help="Site id, e.g. fotang")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A site with its place in the tree, devices, lines and addresses."""
+    from network.views import site_view
+
+    with _errors(as_json):
+        network, allocations = _planned(env)
+        view = site_view(network, allocations, site_id)
+    if as_json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{view['name']}[/] ({view['id']}, {view['tier']}) — {view['path']}")
+    out.print(f"parent: {view['parent'] or '—'}   LAN: {view['lan'] or '—'}   posts: {view['posts']}")
+    table = Table(title="devices", title_justify="left")
+    for column in ("hostname", "role", "platform", "loopback", "management"):
+        table.add_column(column)
+    for device in view["devices"]:
+        table.add_row(*(str(device[c]) for c in ("hostname", "role", "platform", "loopback", "management")))
+    out.print(table)
+    table = Table(title="lines", title_justify="left")
+    for column in ("line", "direction", "peer", "type", "bandwidth", "subnet", "local", "remote"):
+        table.add_column(column)
+    for line in view["lines"]:
+        table.add_row(
+            *(str(line[c]) for c in ("line", "direction", "peer", "type", "bandwidth", "subnet", "local", "remote"))
+        )
+    out.print(table)
+    if view["hosts"]:
+        table = Table(title="hosts", title_justify="left")
+        for column in ("name", "role", "zone", "address"):
+            table.add_column(column)
+        for host in view["hosts"]:
+            table.add_row(host["name"], host["role"], host["zone"], host["address"])
+        out.print(table)
+    if view["children"]:
+        out.print(f"children: {', '.join(view['children'])}")
+
+
+@app.command()
+def diagram(
+    env: EnvArg,
+    output: Annotated[Path | None, typer.Option("--out", help="SVG file; default build/diagrams/<env>.svg")] = None,
+    root: Annotated[str | None, typer.Option(help="Draw only this site's subtree.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Stop this many tiers below the root.")] = None,
+) -> None:
+    """Draw the tree and its lines as an SVG (graphviz)."""
+    from network.views import diagram_svg
+
+    with _errors(False):
+        network = _load(env)
+        target = output or Path("build") / "diagrams" / f"{network.name}.svg"
+        nodes = diagram_svg(network, target, root=root, depth=depth)
+    out.print(f"[green]✓[/] {target}: {nodes} sites")
+
+
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Argument(help="Inventory directory to write, e.g. inventories/national")],
+    seed: Annotated[int, typer.Option(help="Same seed, same country.")] = 2023,
+    scale: Annotated[float, typer.Option(help="1.0 is the real country; smaller for quick tries.")] = 1.0,
+) -> None:
+    """Generate the national inventory at real scale: 31 provinces, ~333 cities, ~2,840 counties, ~38,600 townships."""
+    from network.generate import generate_national
+
+    started = time.perf_counter()
+    counts = generate_national(output, seed=seed, scale=scale)
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    out.print(f"[green]✓[/] {output}: {summary} in {time.perf_counter() - started:.1f}s")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,52 @@
+"""Management-plane policy shared by rendered configs and Ansible roles.
+
+It lives in ``inventories/<env>/group_vars/all/*.yml`` as ``jinbao_*`` variables, so
+playbooks read the very same facts; secrets live in ``group_vars/all/vault.yml``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from network.model.schema import Strict
+
+PREFIX = "jinbao_"
+
+
+class AdminUser(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+    # level-3 protection separates duties: admins change, auditors only read
+    role: Literal["admin", "auditor"]
+
+
+class Snmp(Strict):
+    user: str = Field(default="jinbao-nms", min_length=1)
+    group: str = Field(default="jinbao-ro", min_length=1)
+
+
+class LoginLockout(Strict):
+    attempts: int = Field(default=5, ge=1, le=10)
+    block_minutes: int = Field(default=15, ge=1)
+
+
+class Settings(Strict):
+    domain: str = "jinbao.internal"
+    banner: str = "Authorised use only. All activity is logged and audited."
+    idle_timeout_minutes: int = Field(default=10, ge=1, le=30)
+    admin_users: tuple[AdminUser, ...] = (AdminUser(name="netadmin", role="admin"),)
+    snmp: Snmp = Snmp()
+    login_lockout: LoginLockout = LoginLockout()
+    bgp_asn_base: int = Field(default=4_200_000_000, ge=4_200_000_000, le=4_294_967_294)
+    ospf_reference_kbps: int = Field(default=10_000_000, gt=0)  # 10G costs 1
+    backup_line_cost: int = Field(default=65_000, ge=1, le=65_535)
+    timezone: str = "Asia/Shanghai"
+    # Zones reached only through the gatekeeper (the internet-facing declaration DMZ): the WAN
+    # never routes to them, so no router gets an interface in them.
+    unrouted_zones: tuple[str, ...] = ("dmz",)
+
+
+def settings_from_vars(variables: dict) -> dict:
+    """The jinbao_* group variables, with the prefix dropped, ready for Settings."""
+    return {key[len(PREFIX) :]: value for key, value in variables.items() if key.startswith(PREFIX)}

@@ -1,0 +1,16 @@
+"""Render per-device configs for every platform from one intent."""
+
+from network.render.context import RenderIndex, device_context, link_addresses, platform
+from network.render.engine import Renderer, RenderResult
+from network.render.secrets import Secrets, load_secrets
+
+__all__ = [
+    "RenderIndex",
+    "RenderResult",
+    "Renderer",
+    "Secrets",
+    "device_context",
+    "link_addresses",
+    "load_secrets",
+    "platform",
+]

@@ -1,0 +1,144 @@
+"""Render device configs: Jinja2 templates per platform, fed by device_context().
+
+Writing is incremental and honest: a file is rewritten only when its text changed,
+files of devices that left the model are removed, and everything is written to a
+temporary name first, so an error leaves the previous build as it was.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from network.errors import Problem, RenderError
+from network.ipam import Allocations
+from network.model import Network, Site
+from network.render.context import RenderIndex, device_context, platform
+from network.render.secrets import Secrets
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+MANIFEST = ".manifest.json"
+
+
+def _netmask(address: str) -> str:
+    return str(ipaddress.IPv4Network(address, strict=False).netmask)
+
+
+def _wildcard(address: str) -> str:
+    return str(ipaddress.IPv4Network(address, strict=False).hostmask)
+
+
+def _network(address: str) -> str:
+    return str(ipaddress.IPv4Network(address, strict=False).network_address)
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # device configs, not HTML
+    )
+    env.filters.update(
+        ip=lambda a: a.split("/", 1)[0],
+        prefixlen=lambda a: int(a.split("/", 1)[1]) if "/" in a else 32,
+        netmask=_netmask,
+        wildcard=_wildcard,
+        network=_network,
+    )
+    return env
+
+
+@dataclass
+class RenderResult:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"written": self.written, "unchanged": self.unchanged, "removed": self.removed}
+
+
+class Renderer:
+    def __init__(self, network: Network, allocations: Allocations, secrets: Secrets | None = None):
+        self.network = network
+        self.index = RenderIndex.build(network, allocations)
+        self.secrets = secrets or Secrets()
+        self.env = environment()
+        self._templates: dict = {}
+
+    def filename(self, site: Site, device) -> str:
+        return platform(device.platform)["config_file"].format(hostname=self.network.hostname(site, device.name))
+
+    def render(self, site: Site, device) -> str:
+        context = device_context(self.index, site, device)
+        template = self._templates.get(device.platform)
+        if template is None:
+            template = self._templates[device.platform] = self.env.get_template(f"{device.platform}/device.j2")
+        try:
+            return template.render(context, secrets=self.secrets)
+        except RenderError as exc:  # a missing secret: say which device needed it
+            raise RenderError(
+                [Problem(p.file, self.network.path(site), p.field, p.message) for p in exc.problems]
+            ) from None
+        except TemplateError as exc:
+            raise RenderError(
+                Problem(f"templates/{device.platform}", self.network.path(site), device.name, str(exc))
+            ) from exc
+
+    def render_all(
+        self,
+        out_dir: Path,
+        only: Iterable[tuple[Site, object]] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> RenderResult:
+        """Render every device (or `only` those) into out_dir. All or nothing on error."""
+        out_dir = Path(out_dir)
+        devices = list(only) if only is not None else list(self.network.iter_devices())
+        texts: dict[str, str] = {}
+        for n, (site, device) in enumerate(devices, 1):
+            texts[self.filename(site, device)] = self.render(site, device)
+            if progress and n % 500 == 0:
+                progress(500)
+        if progress:
+            progress(len(devices) % 500)
+        return self._write(out_dir, texts, prune=only is None)
+
+    def _write(self, out_dir: Path, texts: dict[str, str], prune: bool) -> RenderResult:
+        result = RenderResult()
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        manifest_path = out_dir / MANIFEST
+        previous = set(json.loads(manifest_path.read_text())["files"]) if manifest_path.exists() else set()
+        for name, text in sorted(texts.items()):
+            path = out_dir / name
+            data = text.encode()
+            try:
+                if path.read_bytes() == data:
+                    result.unchanged.append(name)
+                    continue
+            except FileNotFoundError:
+                pass
+            tmp = path.with_name(f".{name}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # configs hold secrets
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            tmp.replace(path)
+            result.written.append(name)
+        current = previous | set(texts)
+        if prune:
+            for name in sorted(previous - set(texts)):
+                (out_dir / name).unlink(missing_ok=True)
+                result.removed.append(name)
+            current = set(texts)
+        tmp = manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"files": sorted(current)}, indent=0))
+        tmp.replace(manifest_path)
+        return result
