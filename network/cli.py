@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ def _fail(exc: JinbaoError, as_json: bool) -> typer.Exit:
         print(json.dumps({"ok": False, "problems": [p.as_dict() for p in exc.problems]}, ensure_ascii=False))
     else:
         for problem in exc.problems:
-            err.print(f"[bold red]error[/]: {problem}", highlight=False, markup=True)
+            err.print(f"[bold red]error[/]: {escape(str(problem))}", highlight=False, soft_wrap=True)
         err.print(f"[red]{len(exc.problems)} problem(s); nothing was written.[/]")
     return typer.Exit(exc.exit_code)
 

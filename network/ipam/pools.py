@@ -97,13 +97,14 @@ class Pool:
                 insort(self.used, (aligned, aligned + size, owner))
                 return aligned
         free = sum(end - start for start, end in self._gaps)
+        why = f"{free} addresses free, fragmented" if free >= size else f"{free} addresses free"
         raise IpamError(
             Problem(
                 "addressing.yml",
                 site_path,
                 "",
                 f"pool {self.name} ({self.cidr}) is full: no /{prefixlen} left for '{owner}' "
-                f"({free} addresses free but fragmented or too few); enlarge the pool in addressing.yml",
+                f"({why}); enlarge the pool in addressing.yml",
             )
         )
 

@@ -25,7 +25,7 @@ try:  # libyaml is ~10x faster; the national inventory needs it
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-CACHE_VERSION = b"1"
+CACHE_VERSION = b"2"
 
 
 @dataclass
@@ -152,9 +152,12 @@ def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], l
 
 
 def _say(err: dict) -> str:
+    message = err["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
     value = err.get("input")
-    shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
-    return f"{err['msg'].lower()}{shown}"
+    if isinstance(value, str | int | float) and repr(value) not in message:
+        message += f" (got {value!r})"
+    return message
 
 
 def _cached_validate(path: Path, label: str, cache_dir: Path | None):

@@ -1,0 +1,32 @@
+"""Shared fixtures: throw-away copies of inventories, so tests never touch the repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "inventories" / "lab"
+GOLDEN = REPO / "tests" / "golden"
+UPDATE_GOLDEN = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"
+
+
+def copy_inventory(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache"))
+    return target
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Path:
+    """A private copy of inventories/lab, allocations included."""
+    return copy_inventory(LAB, tmp_path / "lab")
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run with the temporary directory as cwd, so build/ lands there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,52 @@
+"""netlab's golden style: an input topology and its expected configs; error cases and their messages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import GOLDEN, LAB, copy_inventory
+from golden import compare_text, compare_tree
+
+from network import ipam
+from network.errors import JinbaoError
+from network.ipam.store import dumps
+from network.model import load
+from network.render import Renderer, load_secrets
+
+RENDER_CASES = sorted(p.name for p in (GOLDEN / "render").iterdir() if p.is_dir())
+ERROR_CASES = sorted(p.name for p in (GOLDEN / "errors").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("case", RENDER_CASES)
+def test_render_golden(case: str, tmp_path: Path) -> None:
+    source = GOLDEN / "render" / case
+    env = copy_inventory(source / "inventory", tmp_path / case)
+    network = load(env, cache=False)
+    plan = ipam.allocate(network, ipam.Allocations())
+    compare_text(dumps(plan.allocations), source / "expected" / "allocations.yml")
+    out = tmp_path / "out"
+    Renderer(network, plan.allocations, load_secrets(env)).render_all(out)
+    compare_tree(out, source / "expected" / "configs")
+
+
+def error_inventory(case: str, tmp_path: Path) -> Path:
+    source = GOLDEN / "errors" / case
+    env = tmp_path / case
+    env.mkdir()
+    for name in ("sites.yml", "addressing.yml", "allocations.yml"):
+        if (source / name).exists():
+            shutil.copy(source / name, env / name)
+    if not (env / "addressing.yml").exists():
+        shutil.copy(LAB / "addressing.yml", env / "addressing.yml")
+    return env
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_error_golden(case: str, tmp_path: Path) -> None:
+    env = error_inventory(case, tmp_path)
+    with pytest.raises(JinbaoError) as caught:
+        network = load(env, cache=False)
+        ipam.allocate(network, ipam.read(env))
+    compare_text("".join(f"{p}\n" for p in caught.value.problems), GOLDEN / "errors" / case / "expected.txt")
