@@ -131,13 +131,12 @@ def plan(
     """Allocate addresses for what is new, keep everything else, show what changed."""
     with _errors(as_json):
         network, _previous, result = _plan(env)
-        if not check and result.changes:
-            ipam.write(env, result.allocations)
+        written = False if check else ipam.write(env, result.allocations)
         rendered = None
         if render_changed and not check:
             rendered = _render(network, result.allocations, env, None, vault_password_file, as_json, result.changes)
     if as_json:
-        report = {"ok": True, "written": bool(result.changes) and not check, "changes": _change_rows(result.changes)}
+        report = {"ok": True, "written": written, "changes": _change_rows(result.changes)}
         if rendered is not None:
             report["render"] = rendered.as_dict()
         print(json.dumps(report, ensure_ascii=False))

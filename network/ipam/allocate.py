@@ -15,6 +15,7 @@ from network.ipam.pools import (
     check_disjoint,
     lan_prefixlen,
     layout,
+    parse_ip,
     size_of,
     to_cidr,
     to_int,
@@ -63,6 +64,7 @@ class Planner:
         self.result = Allocations()
         self.pools: dict[str, dict[str, Pool]] = {}
         self.problems: list[Problem] = []
+        self._alloc_lens: dict[tuple[bool, str], int] = {}
 
     # --- regions -------------------------------------------------------------------
     def _regions(self) -> None:
@@ -120,43 +122,47 @@ class Planner:
         return pool
 
     # --- generic keep-or-allocate ------------------------------------------------------
-    def _run(self, section: str, wanted: list[tuple[str, Site, Pool, int, str | None]]) -> dict[str, int]:
-        """wanted: (key, site, pool, prefixlen, field). Returns key -> start address."""
+    def _run(self, section: str, wanted: list[tuple[str, Site, Pool, int, str | None]]) -> dict[str, str]:
+        """wanted: (key, site, pool, prefixlen, field). Returns key -> allocation text.
+
+        /32 allocations are written as bare addresses, others as CIDR. A kept allocation
+        is returned as the very string recorded, so nothing is re-formatted or re-parsed.
+        """
         old_section = self.previous.section(section)
-        starts: dict[str, int] = {}
+        result: dict[str, str] = {}
         fresh = []
         for key, site, pool, prefixlen, fld in wanted:
             old = old_section.get(key)
-            old = old.get(fld) if isinstance(old, dict) and fld else (old if not fld else None)
-            kept = self._keep(old, pool, prefixlen, key)
-            if kept is None:
-                fresh.append((key, site, pool, prefixlen))
+            if fld:
+                old = old.get(fld) if isinstance(old, dict) else None
+            if isinstance(old, str) and self._keep(old, pool, prefixlen, key):
+                result[key] = old
             else:
-                starts[key] = kept
+                fresh.append((key, site, pool, prefixlen))
         for pool in {id(p): p for _k, _s, p, _l, _f in wanted}.values():
             self.problems += pool.check_overlaps()
         if self.problems:
             raise IpamError(self.problems)
         # Bigger blocks first packs tighter; ties keep file order, so runs are deterministic.
         for key, site, pool, prefixlen in sorted(fresh, key=lambda item: item[3]):
-            starts[key] = pool.allocate(prefixlen, key, self.network.path(site))
-        return starts
+            start = pool.allocate(prefixlen, key, self.network.path(site))
+            result[key] = to_ip(start) if prefixlen == 32 else to_cidr(start, prefixlen)
+        return result
 
     @staticmethod
-    def _keep(old, pool: Pool, prefixlen: int, key: str) -> int | None:
-        """An old allocation is kept if it is in the right pool and big enough."""
-        if not isinstance(old, str):
-            return None
+    def _keep(old: str, pool: Pool, prefixlen: int, key: str) -> bool:
+        """An old allocation is kept if it is in the right pool and at least as big as needed.
+
+        Larger than needed today is kept too: addresses never shrink under people.
+        """
         try:
-            start, length = to_int(old if "/" in old else f"{old}/32")
+            start, length = to_int(old) if "/" in old else (parse_ip(old), 32)
         except ValueError:
-            return None
+            return False
         if length > prefixlen or not pool.contains(start, length):
-            return None
-        if length < prefixlen:  # larger than needed today: keep it, never shrink under people
-            prefixlen = length
-        pool.claim(start, prefixlen, key)
-        return start
+            return False
+        pool.claim(start, length, key)
+        return True
 
     # --- the sections --------------------------------------------------------------------
     def _site_lans(self) -> None:
@@ -178,18 +184,8 @@ class Planner:
                     )
                 )
             wanted.append((site.id, site, self._pool(site, f"lan-{site.tier}"), prefixlen, "lan"))
-        starts = self._run("sites", wanted)
-        for key, _site, _pool, prefixlen, _f in wanted:
-            length = self._claimed_len(self.previous.sites.get(key, {}).get("lan"), starts[key], prefixlen)
-            self.result.sites[key] = {"lan": to_cidr(starts[key], length)}
-
-    @staticmethod
-    def _claimed_len(old, start: int, prefixlen: int) -> int:
-        if isinstance(old, str) and "/" in old:
-            old_start, old_len = to_int(old)
-            if old_start == start and old_len <= prefixlen:
-                return old_len
-        return prefixlen
+        for key, lan in self._run("sites", wanted).items():
+            self.result.sites[key] = {"lan": lan}
 
     def _devices(self) -> None:
         mgmt_start, mgmt_len = to_int(self.plan.management.supernet)
@@ -199,10 +195,10 @@ class Planner:
             key = f"{site.id}/{device.name}"
             loops.append((key, site, self._pool(site, "loopback"), 32, "loopback"))
             mgmts.append((key, site, mgmt, 32, "management"))
-        loop_starts = self._run("devices", loops)
-        mgmt_starts = self._run("devices", mgmts)
+        loop_addrs = self._run("devices", loops)
+        mgmt_addrs = self._run("devices", mgmts)
         for key, *_ in loops:
-            self.result.devices[key] = {"loopback": to_ip(loop_starts[key]), "management": to_ip(mgmt_starts[key])}
+            self.result.devices[key] = {"loopback": loop_addrs[key], "management": mgmt_addrs[key]}
 
     def _links(self) -> None:
         wanted, ends = [], {}
@@ -214,15 +210,20 @@ class Planner:
                 prefixlen = self._alloc_len(parent, "p2p", 30)
                 wanted.append((key, site, pool, prefixlen, "subnet"))
                 ends[key] = (f"{child.id}/{child_dev}", f"{parent.id}/{parent_dev}")
-        starts = self._run("links", wanted)
+        subnets = self._run("links", wanted)
         ports = self._ports(ends)
-        for key, _site, _pool, prefixlen, _f in wanted:
-            self.result.links[key] = {"subnet": to_cidr(starts[key], prefixlen), "ports": ports[key]}
+        for key, *_ in wanted:
+            self.result.links[key] = {"subnet": subnets[key], "ports": ports[key]}
 
     def _alloc_len(self, site: Site, pool_name: str, default: int) -> int:
-        region = self.plan.national if region_of(self.network, site) == NATIONAL else self.plan.provinces
-        pool = next((p for p in region.pools if p.name == pool_name), None)
-        return pool.allocate if pool and isinstance(pool.allocate, int) else default
+        national = region_of(self.network, site) == NATIONAL
+        cached = self._alloc_lens.get((national, pool_name))
+        if cached is None:
+            region = self.plan.national if national else self.plan.provinces
+            pool = next((p for p in region.pools if p.name == pool_name), None)
+            cached = pool.allocate if pool and isinstance(pool.allocate, int) else default
+            self._alloc_lens[(national, pool_name)] = cached
+        return cached
 
     def _ports(self, ends: dict[str, tuple[str, str]]) -> dict[str, list[int]]:
         """Port numbers on both ends of every line, stable like addresses."""
@@ -260,20 +261,19 @@ class Planner:
             for zone in zones:
                 pool = self._pool(site, "datacenter")
                 wanted.append((f"{site.id}/{zone}", site, pool, self._alloc_len(site, "datacenter", 24), None))
-        starts = self._run("zones", wanted)
-        for key, _site, _pool, prefixlen, _f in wanted:
-            self.result.zones[key] = to_cidr(starts[key], prefixlen)
+        self.result.zones.update(self._run("zones", wanted))
         self._hosts()
 
     def _hosts(self) -> None:
         for site in self.network.sites.values():
+            if not site.hosts:
+                continue
             by_zone: dict[str, Pool] = {}
             for zone in dict.fromkeys(h.zone for h in site.hosts):
                 start, length = to_int(self.result.zones[f"{site.id}/{zone}"])
                 by_zone[zone] = Pool(f"{site.id}/{zone}", start, length, reserved=HOST_OFFSET)
             wanted = [(f"{site.id}/{h.name}", site, by_zone[h.zone], 32, None) for h in site.hosts]
-            for key, address in self._run("hosts", wanted).items():
-                self.result.hosts[key] = to_ip(address)
+            self.result.hosts.update(self._run("hosts", wanted))
 
     def run(self) -> Plan:
         self._regions()

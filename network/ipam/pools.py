@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import socket
 from bisect import insort
 from dataclasses import dataclass, field
 
@@ -15,18 +16,31 @@ from network.errors import IpamError, Problem
 from network.model.schema import LanSizing, RegionPlan
 
 
+def parse_ip(text: str) -> int:
+    """'10.0.0.1' -> int. inet_pton is C-fast and strict (four decimal parts, no leading zeros)."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, TypeError):
+        raise ValueError(f"{text!r} is not an IPv4 address") from None
+
+
 def to_int(cidr: str) -> tuple[int, int]:
-    """'10.0.0.0/30' -> (start, prefixlen)."""
-    net = ipaddress.IPv4Network(cidr, strict=True)
-    return int(net.network_address), net.prefixlen
-
-
-def to_cidr(start: int, prefixlen: int) -> str:
-    return f"{ipaddress.IPv4Address(start)}/{prefixlen}"
+    """'10.0.0.0/30' -> (start, prefixlen); refuses host bits, like ipaddress with strict=True."""
+    address, _, length = cidr.partition("/")
+    if not length.isdigit() or int(length) > 32:
+        raise ValueError(f"{cidr!r} is not an IPv4 network like 10.0.0.0/30")
+    start, prefixlen = parse_ip(address), int(length)
+    if start & (size_of(prefixlen) - 1):
+        raise ValueError(f"{cidr!r} has host bits set")
+    return start, prefixlen
 
 
 def to_ip(value: int) -> str:
-    return str(ipaddress.IPv4Address(value))
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def to_cidr(start: int, prefixlen: int) -> str:
+    return f"{to_ip(start)}/{prefixlen}"
 
 
 def size_of(prefixlen: int) -> int:

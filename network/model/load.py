@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from network.errors import ModelError, Problem
-from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site
+from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site, SiteSpec
 from network.model.settings import Settings, settings_from_vars
 
 try:  # libyaml is ~10x faster; the national inventory needs it
@@ -25,7 +25,7 @@ try:  # libyaml is ~10x faster; the national inventory needs it
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-CACHE_VERSION = b"2"
+CACHE_VERSION = b"4"
 
 
 @dataclass
@@ -40,6 +40,7 @@ class Network:
     site_files: dict[str, str] = field(default_factory=dict)  # site id -> file it came from
     children: dict[str, list[str]] = field(default_factory=dict)
     policy: Settings = field(default_factory=Settings)
+    _province: dict[str, Site | None] = field(default_factory=dict, repr=False)
 
     def parent(self, site: Site) -> Site | None:
         return self.sites[site.parent] if site.parent else None
@@ -56,10 +57,16 @@ class Network:
 
     def province_of(self, site: Site) -> Site | None:
         """The province whose address block the site draws from; None for the national level."""
-        for candidate in [site, *self.ancestors(site)]:
-            if candidate.tier == "province":
-                return candidate
-        return None
+        if site.id in self._province:
+            return self._province[site.id]
+        if site.tier == "province":
+            found = site
+        elif site.tier == "ministry" or site.parent is None or site.parent not in self.sites:
+            found = None
+        else:
+            found = self.province_of(self.sites[site.parent])
+        self._province[site.id] = found
+        return found
 
     def hostname(self, site: Site, device_name: str) -> str:
         return f"{site.slug}-{device_name}"
@@ -75,7 +82,10 @@ def site_path(sites: dict[str, Any], site: Any) -> str:
 
     Works on raw dicts too, so errors found before validation still name the site's place.
     """
-    get = (lambda s, k: s.get(k)) if isinstance(site, dict) else getattr
+
+    def get(record: Any, key: str) -> Any:
+        return record.get(key) if isinstance(record, dict) else getattr(record, key, None)
+
     parts, seen = [], set()
     current = site
     while current is not None and id(current) not in seen:
@@ -92,14 +102,14 @@ def site_path(sites: dict[str, Any], site: Any) -> str:
     return "/".join(reversed(parts))
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, label: str | None = None) -> Any:
     try:
         with path.open("rb") as fh:
             return yaml.load(fh, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
-        raise ModelError(Problem(path.name, where, "", f"is not valid YAML: {exc}")) from exc
+        raise ModelError(Problem(label or path.name, where, "", f"is not valid YAML: {exc}")) from exc
     except OSError as exc:
         raise ModelError(Problem(str(path), "", "", f"cannot be read: {exc.strerror}")) from exc
 
@@ -130,7 +140,7 @@ def _merge_defaults(raw: dict, defaults: dict) -> dict:
 
 def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], list[dict]]:
     """Parse and type-check one sites file. Pure in its input bytes, so results are cached."""
-    data = _read_yaml(path) or {}
+    data = _read_yaml(path, label) or {}
     if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
         return [], [Problem(label, "", "sites", "must be a list of sites")], []
     defaults = data.get("defaults") or {}
@@ -142,13 +152,14 @@ def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], l
         raw = _merge_defaults(raw, defaults)
         raws.append(raw)
         try:
-            sites.append(Site.model_validate(raw))
+            sites.append(SiteSpec.model_validate(raw).to_site())
         except ValidationError as exc:
             for err in exc.errors():
                 problems.append(
                     Problem(label, f"@{raw.get('id', f'sites[{index}]')}", _field_name(err["loc"]), _say(err))
                 )
-    return sites, problems, raws
+    # raw records are kept only to name the place of a problem; without problems they are dead weight
+    return sites, problems, raws if problems else []
 
 
 def _say(err: dict) -> str:
@@ -200,7 +211,7 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
                 problems.append(
                     Problem(
                         label,
-                        site_path(raw_by_id, raw_by_id[site.id]),
+                        site_path({**sites, **raw_by_id}, site),
                         "id",
                         f"'{site.id}' is used by another site too ({files[site.id]})",
                     )
@@ -209,8 +220,9 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
             sites[site.id] = site
             files[site.id] = label
     # Problems found per file name the site by id; now that parents are known, name its path.
+    known = {**sites, **raw_by_id}
     problems = [
-        Problem(p.file, site_path(raw_by_id, raw_by_id[p.where[1:]]), p.field, p.message)
+        Problem(p.file, site_path(known, raw_by_id[p.where[1:]]), p.field, p.message)
         if p.where.startswith("@") and p.where[1:] in raw_by_id
         else p
         for p in problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from network.errors import Problem, RenderError
+from network.errors import JinbaoError, Problem, RenderError
 from network.ipam import Allocations
 from network.model import Network, Site
 from network.render.context import RenderIndex, device_context, platform
@@ -24,6 +25,16 @@ from network.render.secrets import Secrets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MANIFEST = ".manifest.json"
+CHUNK = 500
+PARALLEL_FROM = 2000  # below this, forking costs more than it saves
+_WORKER: Renderer | None = None
+
+
+def _render_chunk(keys: list[tuple[str, str]]):
+    renderer = _WORKER
+    assert renderer is not None
+    sites = renderer.network.sites
+    return renderer._render_chunk([(sites[s], sites[s].device(d)) for s, d in keys])
 
 
 def _netmask(address: str) -> str:
@@ -99,18 +110,43 @@ class Renderer:
         out_dir: Path,
         only: Iterable[tuple[Site, object]] | None = None,
         progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> RenderResult:
-        """Render every device (or `only` those) into out_dir. All or nothing on error."""
+        """Render every device (or `only` those) into out_dir. All or nothing on error.
+
+        Large runs fan out over the CPU cores (fork: the workers inherit the model);
+        files are written by this process only after every device rendered.
+        """
         out_dir = Path(out_dir)
         devices = list(only) if only is not None else list(self.network.iter_devices())
+        workers = workers or min(os.cpu_count() or 1, 8)
+        chunks = [devices[i : i + CHUNK] for i in range(0, len(devices), CHUNK)]
         texts: dict[str, str] = {}
-        for n, (site, device) in enumerate(devices, 1):
-            texts[self.filename(site, device)] = self.render(site, device)
-            if progress and n % 500 == 0:
-                progress(500)
-        if progress:
-            progress(len(devices) % 500)
+        if workers > 1 and len(devices) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
+            global _WORKER
+            _WORKER = self
+            with mp.get_context("fork").Pool(workers) as pool:
+                for rendered in pool.imap(_render_chunk, [[(s.id, d.name) for s, d in c] for c in chunks]):
+                    self._merge(texts, rendered, progress)
+            _WORKER = None
+        else:
+            for chunk in chunks:
+                self._merge(texts, self._render_chunk(chunk), progress)
         return self._write(out_dir, texts, prune=only is None)
+
+    def _render_chunk(self, chunk: list) -> list[tuple[str, str]] | JinbaoError:
+        try:
+            return [(self.filename(site, device), self.render(site, device)) for site, device in chunk]
+        except JinbaoError as exc:  # carried back to the parent, raised there
+            return exc
+
+    @staticmethod
+    def _merge(texts: dict[str, str], rendered, progress) -> None:
+        if isinstance(rendered, JinbaoError):
+            raise rendered
+        texts.update(rendered)
+        if progress:
+            progress(len(rendered))
 
     def _write(self, out_dir: Path, texts: dict[str, str], prune: bool) -> RenderResult:
         result = RenderResult()
