@@ -85,7 +85,7 @@ def site_view(network: Network, allocations: Allocations, site_id: str) -> dict:
         "devices": devices,
         "lines": lines,
         "hosts": [
-            {"name": h.name, "role": h.role, "zone": h.zone, "address": allocations.hosts[f"{site.id}/{h.name}"]}
+            {"name": h.name, "role": h.role, "zone": h.zone, **allocations.hosts[f"{site.id}/{h.name}"]}
             for h in site.hosts
         ],
         "zones": {k.split("/", 1)[1]: v for k, v in allocations.zones.items() if k.startswith(f"{site.id}/")},

@@ -65,6 +65,7 @@ class Planner:
         self.pools: dict[str, dict[str, Pool]] = {}
         self.problems: list[Problem] = []
         self._alloc_lens: dict[tuple[bool, str], int] = {}
+        self._host_management: dict[str, str] = {}
 
     # --- regions -------------------------------------------------------------------
     def _regions(self) -> None:
@@ -123,10 +124,14 @@ class Planner:
 
     # --- generic keep-or-allocate ------------------------------------------------------
     def _run(self, section: str, wanted: list[tuple[str, Site, Pool, int, str | None]]) -> dict[str, str]:
-        """wanted: (key, site, pool, prefixlen, field). Returns key -> allocation text.
+        """wanted: (key, site, pool, prefixlen, field). Returns key -> allocation text."""
+        result, fresh = self._claim(section, wanted)
+        return self._allocate(wanted, result, fresh)
 
-        /32 allocations are written as bare addresses, others as CIDR. A kept allocation
-        is returned as the very string recorded, so nothing is re-formatted or re-parsed.
+    def _claim(self, section: str, wanted: list) -> tuple[dict[str, str], list]:
+        """Claim every recorded allocation that is still valid; return them and what needs allocating.
+
+        A kept allocation is returned as the very string recorded, so nothing is re-formatted.
         """
         old_section = self.previous.section(section)
         result: dict[str, str] = {}
@@ -139,6 +144,13 @@ class Planner:
                 result[key] = old
             else:
                 fresh.append((key, site, pool, prefixlen))
+        return result, fresh
+
+    def _allocate(self, wanted: list, result: dict[str, str], fresh: list) -> dict[str, str]:
+        """Allocate the fresh ones, after every pool involved holds all its claims.
+
+        /32 allocations are written as bare addresses, others as CIDR.
+        """
         for pool in {id(p): p for _k, _s, p, _l, _f in wanted}.values():
             self.problems += pool.check_overlaps()
         if self.problems:
@@ -190,15 +202,22 @@ class Planner:
     def _devices(self) -> None:
         mgmt_start, mgmt_len = to_int(self.plan.management.supernet)
         mgmt = Pool("management", mgmt_start, mgmt_len, reserved=2)  # network address + gateway
-        loops, mgmts = [], []
+        loops, mgmts, host_mgmts = [], [], []
         for site, device in self.network.iter_devices():
             key = f"{site.id}/{device.name}"
             loops.append((key, site, self._pool(site, "loopback"), 32, "loopback"))
             mgmts.append((key, site, mgmt, 32, "management"))
+        for site in self.network.sites.values():
+            host_mgmts.extend((f"{site.id}/{h.name}", site, mgmt, 32, "management") for h in site.hosts)
         loop_addrs = self._run("devices", loops)
-        mgmt_addrs = self._run("devices", mgmts)
+        # routers and servers share the management network: claim both before allocating either
+        mgmt_addrs, fresh = self._claim("devices", mgmts)
+        host_addrs, host_fresh = self._claim("hosts", host_mgmts)
+        self._allocate(mgmts, mgmt_addrs, fresh)
+        self._allocate(host_mgmts, host_addrs, host_fresh)
         for key, *_ in loops:
             self.result.devices[key] = {"loopback": loop_addrs[key], "management": mgmt_addrs[key]}
+        self._host_management = host_addrs
 
     def _links(self) -> None:
         wanted, ends = [], {}
@@ -272,8 +291,9 @@ class Planner:
             for zone in dict.fromkeys(h.zone for h in site.hosts):
                 start, length = to_int(self.result.zones[f"{site.id}/{zone}"])
                 by_zone[zone] = Pool(f"{site.id}/{zone}", start, length, reserved=HOST_OFFSET)
-            wanted = [(f"{site.id}/{h.name}", site, by_zone[h.zone], 32, None) for h in site.hosts]
-            self.result.hosts.update(self._run("hosts", wanted))
+            wanted = [(f"{site.id}/{h.name}", site, by_zone[h.zone], 32, "address") for h in site.hosts]
+            for key, address in self._run("hosts", wanted).items():
+                self.result.hosts[key] = {"address": address, "management": self._host_management[key]}
 
     def run(self) -> Plan:
         self._regions()

@@ -143,7 +143,7 @@ class RenderIndex:
                         continue
                     for host in child.hosts:
                         if service in host.provides:
-                            found.append(self.allocations.hosts[f"{child.id}/{host.name}"])
+                            found.append(self.allocations.hosts[f"{child.id}/{host.name}"]["address"])
                 self._services[key] = tuple(found)
             if self._services[key]:
                 return self._services[key]

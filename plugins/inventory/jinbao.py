@@ -1,0 +1,142 @@
+"""Ansible inventory plugin: the jinbao-net model as hosts, groups and variables.
+
+Every address comes from IPAM (allocations.yml); nothing is typed twice.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: jinbao
+short_description: jinbao-net source of truth (sites.yml + allocations.yml) as an inventory
+description:
+  - Reads the environment next to the config file (sites.yml or sites/*.yml, addressing.yml,
+    allocations.yml) with the same code as the jinbao CLI.
+  - Routers become hosts named <site slug>-<device>, grouped by tier, platform, role and
+    province; data-centre servers become hosts named <dc slug>-<host>, grouped by zone and role.
+  - ansible_host is the management address from IPAM.
+options:
+  plugin:
+    description: Marks the file as a jinbao inventory source.
+    required: true
+    choices: [jinbao]
+  require_current_allocations:
+    description: Refuse to build the inventory when allocations.yml lags behind sites.yml
+      (run jinbao plan first), so that no host gets an address that IPAM would change.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+# inventories/lab/jinbao.yml
+plugin: jinbao
+"""
+
+from pathlib import Path
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+try:
+    from network import ipam
+    from network.errors import JinbaoError
+    from network.model import load
+    from network.render.context import platform
+except ImportError as exc:  # pragma: no cover - shown by ansible-inventory
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
+
+
+class InventoryModule(BaseInventoryPlugin):
+    NAME = "jinbao"
+    # The values come from the project's own reviewed files, not from a remote source, so
+    # they are trusted like a static inventory (ansible-core >= 2.19 marks plugin data unsafe).
+    trusted_by_default = True
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and Path(path).name in ("jinbao.yml", "jinbao.yaml")
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        if IMPORT_ERROR is not None:
+            raise AnsibleParserError(f"jinbao inventory needs the jinbao-net package (pip install -e .): {IMPORT_ERROR}")
+        self._read_config_data(path)
+        root = Path(path).parent
+        try:
+            network = load(root)
+            previous = ipam.read(root)
+            plan = ipam.allocate(network, previous)
+        except JinbaoError as exc:
+            raise AnsibleParserError(f"jinbao: {exc}") from None
+        if plan.changes and self.get_option("require_current_allocations"):
+            raise AnsibleParserError(
+                f"jinbao: {root}/allocations.yml is out of date ({len(plan.changes)} change(s)); run `jinbao plan {root}`"
+            )
+        self._add_routers(network, plan.allocations)
+        self._add_servers(network, plan.allocations)
+
+    def _group(self, name: str, parent: str | None = None) -> str:
+        self.inventory.add_group(name)
+        if parent:
+            self.inventory.add_group(parent)
+            self.inventory.add_child(parent, name)
+        return name
+
+    def _add_routers(self, network, allocations) -> None:
+        for site, device in network.iter_devices():
+            host = network.hostname(site, device.name)
+            addresses = allocations.devices[f"{site.id}/{device.name}"]
+            province = network.province_of(site)
+            groups = [
+                self._group(site.tier, "routers"),
+                self._group(f"platform_{device.platform}"),
+                self._group(f"role_{device.role}"),
+                self._group(f"province_{province.slug}" if province else "national"),
+            ]
+            self.inventory.add_host(host, group=groups[0])
+            for group in groups[1:]:
+                self.inventory.add_host(host, group=group)
+            data = platform(device.platform)
+            variables = {
+                "ansible_host": addresses["management"],
+                "jinbao_site": site.id,
+                "jinbao_site_name": site.name,
+                "jinbao_site_path": network.path(site),
+                "jinbao_tier": site.tier,
+                "jinbao_device": device.name,
+                "jinbao_role": device.role,
+                "jinbao_platform": device.platform,
+                "jinbao_netmiko_device_type": data["netmiko"],
+                "jinbao_loopback": addresses["loopback"],
+                "jinbao_lan": allocations.sites.get(site.id, {}).get("lan"),
+                "jinbao_config_file": data["config_file"].format(hostname=host),
+            }
+            for key, value in variables.items():
+                self.inventory.set_variable(host, key, value)
+
+    def _add_servers(self, network, allocations) -> None:
+        for site in network.sites.values():
+            province = network.province_of(site)
+            for server in site.hosts:
+                host = f"{site.slug}-{server.name}"
+                addresses = allocations.hosts[f"{site.id}/{server.name}"]
+                groups = [
+                    self._group(f"zone_{server.zone.replace('-', '_')}", "servers"),
+                    self._group(f"server_{server.role.replace('-', '_')}"),
+                    self._group(f"dc_{site.slug.replace('-', '_')}", "datacenters"),
+                    self._group(f"province_{province.slug}" if province else "national"),
+                ]
+                self.inventory.add_host(host, group=groups[0])
+                for group in groups[1:]:
+                    self.inventory.add_host(host, group=group)
+                variables = {
+                    "ansible_host": addresses["management"],
+                    "jinbao_site": site.id,
+                    "jinbao_zone": server.zone,
+                    "jinbao_role": server.role,
+                    "jinbao_address": addresses["address"],
+                    "jinbao_zone_subnet": allocations.zones[f"{site.id}/{server.zone}"],
+                    "jinbao_provides": list(server.provides),
+                }
+                for key, value in variables.items():
+                    self.inventory.set_variable(host, key, value)

@@ -1,0 +1,142 @@
+"""The jinbao command as people and tools use it: exit codes, messages, --json, nothing half-written."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from network.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def break_a_parent(env: Path) -> None:
+    path = env / "sites.yml"
+    data = yaml.safe_load(path.read_text())
+    next(s for s in data["sites"] if s["id"] == "choucheng")["uplinks"][0]["parent"] = "yiwu-x"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def test_validate_counts_the_lab(lab: Path) -> None:
+    result = run("validate", lab, "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["counts"]
+    assert counts["township"] == 3 and counts["province"] == 2 and counts["devices"] == 13
+
+
+def test_invalid_intent_exits_2_naming_site_and_field_and_writes_nothing(lab: Path, in_tmp: Path) -> None:
+    break_a_parent(lab)
+    allocations = (lab / "allocations.yml").read_bytes()
+    for command in (["validate"], ["plan"], ["render"]):
+        result = run(*command, lab)
+        assert result.exit_code == 2, (command, result.output)
+        assert "sites.yml: zhejiang/jinhua/yiwu/choucheng: uplinks[0].parent 'yiwu-x' does not exist" in result.stderr
+        assert "nothing was written" in result.stderr
+    assert (lab / "allocations.yml").read_bytes() == allocations
+    assert not (in_tmp / "build").exists()
+
+
+def test_invalid_intent_as_json(lab: Path) -> None:
+    break_a_parent(lab)
+    result = run("validate", lab, "--json")
+    assert result.exit_code == 2
+    problems = json.loads(result.stdout)["problems"]
+    assert problems == [
+        {
+            "file": "sites.yml",
+            "where": "zhejiang/jinhua/yiwu/choucheng",
+            "field": "uplinks[0].parent",
+            "message": "'yiwu-x' does not exist",
+        }
+    ]
+
+
+def test_plan_check_reports_pending_changes_with_exit_1(lab: Path) -> None:
+    (lab / "allocations.yml").unlink()
+    result = run("plan", lab, "--check", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["written"] is False and len(report["changes"]) > 40
+    assert not (lab / "allocations.yml").exists()
+    assert run("plan", lab).exit_code == 0
+    assert run("plan", lab, "--check").exit_code == 0
+
+
+def test_render_refuses_stale_allocations(lab: Path, in_tmp: Path) -> None:
+    (lab / "allocations.yml").unlink()
+    result = run("render", lab)
+    assert result.exit_code == 2
+    assert "allocations.yml: is out of date" in result.stderr and "jinbao plan" in result.stderr
+
+
+def test_render_writes_each_router_once_then_nothing(lab: Path, in_tmp: Path) -> None:
+    first = json.loads(run("render", lab, "--json").stdout)
+    assert len(first["written"]) == 13 and first["unchanged"] == []
+    config = (in_tmp / "build/configs/lab/fotang-r1.frr.conf").read_text()
+    assert "ip address 10.0.0.33/27" in config, "the LAN gateway comes from allocations.yml"
+    second = json.loads(run("render", lab, "--json").stdout)
+    assert second["written"] == [] and len(second["unchanged"]) == 13
+
+
+def test_removed_site_loses_its_config(lab: Path, in_tmp: Path) -> None:
+    run("render", lab)
+    path = lab / "sites.yml"
+    data = yaml.safe_load(path.read_text())
+    data["sites"] = [s for s in data["sites"] if s["id"] != "choucheng"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    assert run("plan", lab).exit_code == 0
+    result = json.loads(run("render", lab, "--json").stdout)
+    assert result["removed"] == ["choucheng-r1.frr.conf"]
+    assert "yiwu-r1.frr.conf" in result["written"], "the county router lost a downlink"
+
+
+def test_plan_render_touches_only_the_new_township_and_its_parents(lab: Path, in_tmp: Path) -> None:
+    run("render", lab)
+    path = lab / "sites.yml"
+    data = yaml.safe_load(path.read_text())
+    data["sites"].append(
+        {
+            "id": "xinzhen",
+            "slug": "xinzhen",
+            "name": "新镇",
+            "tier": "township",
+            "parent": "yiwu",
+            "uplinks": [
+                {"carrier": "ct", "type": "mstp", "bandwidth": "10M"},
+                {"carrier": "cm", "type": "4g", "bandwidth": "20M", "parent": "jinhua"},
+            ],
+        }
+    )
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    report = json.loads(run("plan", lab, "--render", "--json").stdout)
+    assert sorted(report["render"]["written"]) == ["jinhua-r1.frr.conf", "xinzhen-r1.frr.conf", "yiwu-r1.frr.conf"]
+    assert report["render"]["unchanged"] == []
+    # and a full render agrees that nothing else needed rewriting
+    assert json.loads(run("render", lab, "--json").stdout)["written"] == []
+
+
+def test_show_site_lists_lines_from_both_ends(lab: Path) -> None:
+    view = json.loads(run("show", "site", lab, "jinhua", "--json").stdout)
+    lines = {line["line"]: line for line in view["lines"]}
+    assert lines["fotang:4g"]["direction"] == "downlink" and lines["fotang:4g"]["backup"] is True
+    assert lines["jinhua:mstp"]["direction"] == "uplink"
+    assert run("show", "site", lab, "nowhere").exit_code == 2
+
+
+def test_diagram_is_an_svg_with_every_site(lab: Path, in_tmp: Path) -> None:
+    target = in_tmp / "lab.svg"
+    result = run("diagram", lab, "--out", target)
+    assert result.exit_code == 0, result.output
+    svg = html.unescape(target.read_text())
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for site in ("佛堂镇", "fotang (township)", "zj-dr (datacenter)"):
+        assert site in svg

@@ -1,0 +1,49 @@
+"""ansible-inventory over the model: tiers as groups, every address from IPAM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+from network import ipam
+
+
+def ansible_inventory(env: Path, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    command = [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(env), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=REPO, check=False)
+
+
+def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
+    result = ansible_inventory(lab, "--list")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    hostvars = data["_meta"]["hostvars"]
+    allocations = ipam.read(lab)
+    assert set(data["routers"]["children"]) == {"ministry", "province", "city", "county", "township", "datacenter"}
+    assert set(data["township"]["hosts"]) == {"choucheng-r1", "fotang-r1", "dongshan-r1"}
+    for key, addresses in allocations.devices.items():
+        site, device = key.split("/")
+        host = f"{site}-{device}"
+        assert hostvars[host]["ansible_host"] == addresses["management"]
+        assert hostvars[host]["jinbao_loopback"] == addresses["loopback"]
+    assert hostvars["zj-dc-ops1"]["jinbao_address"] == allocations.hosts["zj-dc/ops1"]["address"]
+    assert "zj-dc-db1" in data["zone_core_db"]["hosts"]
+
+
+def test_graph_shows_the_tiers(lab: Path) -> None:
+    result = ansible_inventory(lab, "--graph")
+    assert result.returncode == 0, result.stderr
+    assert "@township:" in result.stdout and "|--fotang-r1" in result.stdout
+
+
+def test_stale_allocations_are_refused(lab: Path) -> None:
+    (lab / "allocations.yml").unlink()
+    result = ansible_inventory(lab, "--list")
+    assert "allocations.yml is out of date" in result.stderr
+    assert json.loads(result.stdout or "{}").get("_meta", {}).get("hostvars", {}) == {}

@@ -1,0 +1,95 @@
+"""Rendering: secrets from the vault, all-or-nothing writes, the routing design in the output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import GOLDEN, copy_inventory
+
+from network import ipam
+from network.errors import RenderError
+from network.model import load
+from network.render import Renderer, RenderIndex, device_context, load_secrets
+
+CASE = GOLDEN / "render" / "multivendor"
+
+
+def renderer(env: Path) -> Renderer:
+    network = load(env, cache=False)
+    return Renderer(network, ipam.read(env), load_secrets(env))
+
+
+def test_lab_vault_is_encrypted_and_opens_with_the_lab_password(lab: Path) -> None:
+    assert (lab / "group_vars/all/vault.yml").read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256")
+    assert load_secrets(lab).password("netadmin")
+
+
+def test_a_wrong_vault_password_is_a_clear_error(lab: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    with pytest.raises(RenderError, match=r"vault.yml: cannot be decrypted with .*wrong"):
+        load_secrets(lab, wrong)
+
+
+def test_missing_secret_names_the_device_and_key_and_writes_nothing(tmp_path: Path) -> None:
+    env = copy_inventory(CASE / "inventory", tmp_path / "env")
+    shutil.copy(CASE / "expected" / "allocations.yml", env / "allocations.yml")
+    vault = env / "group_vars/all/vault.yml"
+    data = yaml.safe_load(vault.read_text())
+    del data["vault_jinbao_user_passwords"]["auditor"]
+    vault.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    with pytest.raises(RenderError) as caught:
+        renderer(env).render_all(out)
+    assert str(caught.value.problems[0]) == "group_vars/all/vault.yml: ministry: vault_jinbao_user_passwords.auditor is missing"
+    assert not out.exists(), "a failed render must not leave partial output"
+
+
+def contexts(env: Path) -> dict[str, dict]:
+    network = load(env, cache=False)
+    index = RenderIndex.build(network, ipam.read(env))
+    return {network.hostname(s, d.name): device_context(index, s, d) for s, d in network.iter_devices()}
+
+
+def test_routing_design_in_the_lab(lab: Path) -> None:
+    ctx = contexts(lab)
+    city_area = ctx["jinhua-r1"]["ospf"]["areas"]
+    assert [a["id"] for a in city_area] == ["0.0.0.0", "10.6.128.0"], "the city router is the ABR of its area"
+    assert city_area[1] == {"id": "10.6.128.0", "stub": True, "no_summary": True}
+    township = ctx["fotang-r1"]
+    assert [a["id"] for a in township["ospf"]["areas"]] == ["10.6.128.0"]
+    costs = {i["description"].split()[1]: i["ospf"]["cost"] for i in township["interfaces"] if i["kind"] == "link"}
+    assert costs == {"yiwu-r1": 1000, "jinhua-r1": 65000}, "the 4G backup only carries traffic when the primary is down"
+    province = ctx["zhejiang-r1"]
+    assert province["ospf"]["default_originate"] is True
+    assert province["bgp"]["asn"] == 4200000001 and province["bgp"]["neighbors"][0]["remote_as"] == 4200000000
+    assert province["bgp"]["networks"] == ["10.0.0.0/13"]
+    ministry = ctx["ministry-r1"]["bgp"]
+    assert {n["description"]: n["accept"] for n in ministry["neighbors"]} == {
+        "zhejiang-r1": ["10.0.0.0/13"],
+        "jiangsu-r1": ["10.8.0.0/13"],
+    }
+
+
+def test_management_plane_points_at_the_provincial_dc(lab: Path) -> None:
+    ctx = contexts(lab)
+    ops1 = ipam.read(lab).hosts["zj-dc/ops1"]["address"]
+    for host in ("fotang-r1", "zhejiang-r1", "zj-dr-r1"):
+        assert ctx[host]["syslog"] == [ops1] and ctx[host]["ntp"] == [ops1]
+    assert ctx["dongshan-r1"]["syslog"] == [], "Jiangsu has no DC in the lab"
+
+
+def test_dmz_is_never_routed_by_the_wan(lab: Path) -> None:
+    dc = contexts(lab)["zj-dc-r1"]
+    zones = [i["description"] for i in dc["interfaces"] if i["kind"] == "zone"]
+    assert zones == ["zone core-db", "zone internal", "zone ops", "zone external"]
+
+
+def test_vendor_configs_have_no_telnet_and_ssh_only(tmp_path: Path) -> None:
+    for path in (CASE / "expected" / "configs").glob("*.cfg"):
+        text = path.read_text()
+        assert "undo telnet server enable" in text and "protocol inbound ssh" in text, path.name
+        assert "snmp-agent sys-info version v3" in text and "community" not in text, path.name
