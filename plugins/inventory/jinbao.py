@@ -59,7 +59,9 @@ class InventoryModule(BaseInventoryPlugin):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         if IMPORT_ERROR is not None:
-            raise AnsibleParserError(f"jinbao inventory needs the jinbao-net package (pip install -e .): {IMPORT_ERROR}")
+            raise AnsibleParserError(
+                f"jinbao inventory needs the jinbao-net package (pip install -e .): {IMPORT_ERROR}"
+            )
         self._read_config_data(path)
         root = Path(path).parent
         try:
@@ -70,7 +72,8 @@ class InventoryModule(BaseInventoryPlugin):
             raise AnsibleParserError(f"jinbao: {exc}") from None
         if plan.changes and self.get_option("require_current_allocations"):
             raise AnsibleParserError(
-                f"jinbao: {root}/allocations.yml is out of date ({len(plan.changes)} change(s)); run `jinbao plan {root}`"
+                f"jinbao: {root}/allocations.yml is out of date ({len(plan.changes)} change(s)); "
+                f"run `jinbao plan {root}`"
             )
         self._add_routers(network, plan.allocations)
         self._add_servers(network, plan.allocations)

@@ -37,7 +37,8 @@ def plan(env: Path) -> ipam.Plan:
 
 
 def flatten(allocations: ipam.Allocations) -> dict[tuple[str, str], object]:
-    return {(s, k): v for s in ("regions", "sites", "devices", "links", "zones", "hosts") for k, v in allocations.section(s).items()}
+    sections = ("regions", "sites", "devices", "links", "zones", "hosts")
+    return {(s, k): v for s in sections for k, v in allocations.section(s).items()}
 
 
 def test_lab_allocations_are_current(lab: Path) -> None:
@@ -67,7 +68,8 @@ def test_removing_a_township_releases_only_its_own(lab: Path) -> None:
     after = flatten(result.allocations)
     assert {c.action for c in result.changes} == {"released"}
     assert {k: before[k] for k in after} == after
-    assert set(before) - set(after) == {("sites", "choucheng"), ("devices", "choucheng/r1"), ("links", "choucheng:mstp")}
+    released = {("sites", "choucheng"), ("devices", "choucheng/r1"), ("links", "choucheng:mstp")}
+    assert set(before) - set(after) == released
 
 
 def test_re_adding_after_a_removal_reuses_freed_space_without_moving_others(lab: Path) -> None:
@@ -107,7 +109,9 @@ def test_hand_edited_overlap_is_refused(lab: Path) -> None:
     text = (lab / "allocations.yml").read_text()
     fotang_lan = ipam.read(lab).sites["fotang"]["lan"]
     choucheng_lan = ipam.read(lab).sites["choucheng"]["lan"]
-    (lab / "allocations.yml").write_text(text.replace(f'"fotang": {{"lan": "{fotang_lan}"}}', f'"fotang": {{"lan": "{choucheng_lan}"}}'))
+    edited = text.replace(f'"fotang": {{"lan": "{fotang_lan}"}}', f'"fotang": {{"lan": "{choucheng_lan}"}}')
+    assert edited != text
+    (lab / "allocations.yml").write_text(edited)
     with pytest.raises(IpamError, match=r"overlaps 'fotang' in pool zhejiang/lan-township"):
         plan(lab)
 

@@ -44,7 +44,8 @@ def test_missing_secret_names_the_device_and_key_and_writes_nothing(tmp_path: Pa
     out = tmp_path / "out"
     with pytest.raises(RenderError) as caught:
         renderer(env).render_all(out)
-    assert str(caught.value.problems[0]) == "group_vars/all/vault.yml: ministry: vault_jinbao_user_passwords.auditor is missing"
+    expected = "group_vars/all/vault.yml: ministry: vault_jinbao_user_passwords.auditor is missing"
+    assert str(caught.value.problems[0]) == expected
     assert not out.exists(), "a failed render must not leave partial output"
 
 
