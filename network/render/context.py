@@ -67,7 +67,7 @@ class RenderIndex:
 
     network: Network
     allocations: Allocations
-    ends: dict[str, list[LinkEnd]] = field(default_factory=dict)  # "site/device" -> its link ends
+    landing: dict[str, list[tuple[Site, Any]]] = field(default_factory=dict)  # parent site id -> lines
     _areas: dict[str, str] = field(default_factory=dict)
     _services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
@@ -76,19 +76,29 @@ class RenderIndex:
         index = cls(network, allocations)
         for site in network.sites.values():
             for line in site.uplinks:
-                child, child_dev, parent, parent_dev = line_ends(network, site, line)
-                key = f"{site.id}:{line.key}"
-                link = allocations.links.get(key)
-                if link is None:
-                    raise _unplanned(network, site, f"uplinks[{line.key}]")
-                child_port, parent_port = link["ports"]
-                index.ends.setdefault(f"{child.id}/{child_dev}", []).append(
-                    LinkEnd(key, "child", line, child, parent, parent, parent_dev, child_port)
-                )
-                index.ends.setdefault(f"{parent.id}/{parent_dev}", []).append(
-                    LinkEnd(key, "parent", line, child, parent, child, child_dev, parent_port)
-                )
+                index.landing.setdefault(line.parent or site.parent, []).append((site, line))
         return index
+
+    def ends(self, site: Site, device_name: str) -> list[LinkEnd]:
+        """The lines a device terminates: its own uplinks and the lines landing on it."""
+        network, found = self.network, []
+        candidates = [(site, line) for line in site.uplinks] + self.landing.get(site.id, [])
+        for owner, line in candidates:
+            child, child_dev, parent, parent_dev = line_ends(network, owner, line)
+            role = "child" if child.id == site.id and child_dev == device_name else None
+            if role is None and parent.id == site.id and parent_dev == device_name:
+                role = "parent"
+            if role is None:
+                continue
+            key = f"{owner.id}:{line.key}"
+            link = self.allocations.links.get(key)
+            if link is None:
+                raise _unplanned(network, owner, f"uplinks[{line.key}]")
+            if role == "child":
+                found.append(LinkEnd(key, role, line, child, parent, parent, parent_dev, link["ports"][0]))
+            else:
+                found.append(LinkEnd(key, role, line, child, parent, child, child_dev, link["ports"][1]))
+        return found
 
     # --- routing design (docs/routing.md) -------------------------------------------
     def area_of(self, site: Site) -> str:
@@ -218,7 +228,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
 
     neighbors, exports, statics = [], [], []
     ref, backup_cost = policy.ospf_reference_kbps, policy.backup_line_cost
-    for end in sorted(index.ends.get(key, ()), key=lambda e: e.port):
+    for end in sorted(index.ends(site, device.name), key=lambda e: e.port):
         subnet = allocations.links[end.key]["subnet"]
         parent_addr, child_addr = link_addresses(subnet)
         mine, theirs = (child_addr, parent_addr) if end.role == "child" else (parent_addr, child_addr)
