@@ -10,7 +10,7 @@ help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/jinbao: pyproject.toml
-	@command -v dot >/dev/null || { echo "installing graphviz"; apt-get install -y -qq graphviz >/dev/null; }
+	@command -v dot >/dev/null || { echo "installing graphviz"; apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

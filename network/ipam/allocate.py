@@ -85,14 +85,30 @@ class Planner:
         provinces = Pool("provinces", sup_start, sup_len)
         wanted = [s for s in self.network.sites.values() if s.tier == "province"]
         fresh = []
+        assigned = plan.provinces.assigned
         for site in wanted:
             old = self.previous.regions.get(site.id)
-            if old and self._fits(provinces, old, block_len):
+            if site.id in assigned:  # pinned by the national plan: a province kept in its own inventory
+                block = assigned[site.id]
+                if not self._fits(provinces, block, block_len):
+                    raise IpamError(
+                        Problem(
+                            "addressing.yml",
+                            "",
+                            f"provinces.assigned.{site.id}",
+                            f"{block} is not a /{block_len} inside {plan.provinces.supernet}",
+                        )
+                    )
+                provinces.claim(*to_int(block), site.id)
+                self.result.regions[site.id] = block
+            elif old and self._fits(provinces, old, block_len):
                 provinces.claim(*to_int(old), site.id)
                 self.result.regions[site.id] = old
             else:
                 fresh.append(site)
         self.problems += provinces.check_overlaps()
+        if self.problems:
+            raise IpamError(self.problems)
         for site in fresh:
             start = provinces.allocate(block_len, site.id, self.network.path(site))
             self.result.regions[site.id] = to_cidr(start, block_len)

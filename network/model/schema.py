@@ -188,6 +188,9 @@ class RegionPlan(Strict):
     # one block of this size per region; None: the region is the whole supernet (national)
     prefixlen: int | None = Field(default=None, ge=8, le=30)
     pools: tuple[Pool, ...]
+    # province id -> its block, as the national plan assigned it; for a province whose sites
+    # live in an inventory of its own, so that its block cannot collide with another's
+    assigned: dict[str, str] = Field(default_factory=dict)
 
 
 class ManagementPlan(Strict):
