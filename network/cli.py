@@ -97,9 +97,27 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
 
 
 def _plan(env: Path) -> tuple[Network, ipam.Allocations, ipam.Plan]:
+    from network.ipam import incremental
+
     network = _load(env)
     previous = ipam.read(env)
-    return network, previous, ipam.allocate(network, previous)
+    result, how = incremental.plan(network, previous)
+    if how == "full" and not result.changes:
+        _remember(network, result.allocations)
+    return network, previous, result
+
+
+def _remember(network: Network, allocations: ipam.Allocations) -> None:
+    """allocations.yml now is this network's plan: the next plan may be incremental."""
+    from network.ipam import incremental
+    from network.ipam.store import dumps
+
+    text = dumps(allocations)
+    if allocations.digest is None or allocations.digest != incremental.digest(text):
+        path = Path(network.root) / ipam.store.FILE
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            return
+    incremental.remember(network, text)
 
 
 def _change_rows(changes: list[ipam.Change]) -> list[dict]:
@@ -129,9 +147,16 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Allocate addresses for what is new, keep everything else, show what changed."""
+    from network.ipam import incremental
+
     with _errors(as_json):
         network, _previous, result = _plan(env)
-        written = False if check else ipam.write(env, result.allocations)
+        written = False
+        if not check:
+            text = ipam.store.dumps(result.allocations)
+            written = ipam.store.write_text(env, text)
+            if written:
+                incremental.remember(network, text)
         rendered = None
         if render_changed and not check:
             rendered = _render(network, result.allocations, env, None, vault_password_file, as_json, result.changes)

@@ -66,6 +66,7 @@ class Planner:
         self.problems: list[Problem] = []
         self._alloc_lens: dict[tuple[bool, str], int] = {}
         self._host_management: dict[str, str] = {}
+        self.sites: list[Site] = list(network.sites.values())  # the sites this run allocates for
 
     # --- regions -------------------------------------------------------------------
     def _regions(self) -> None:
@@ -196,7 +197,7 @@ class Planner:
     def _site_lans(self) -> None:
         sizing = self.plan.lan_sizing
         wanted = []
-        for site in self.network.sites.values():
+        for site in self.sites:
             if site.tier == "datacenter":
                 continue
             hosts = 2 * site.posts + site.laptop_count + len(site.devices) + 1
@@ -216,14 +217,14 @@ class Planner:
             self.result.sites[key] = {"lan": lan}
 
     def _devices(self) -> None:
-        mgmt_start, mgmt_len = to_int(self.plan.management.supernet)
-        mgmt = Pool("management", mgmt_start, mgmt_len, reserved=2)  # network address + gateway
+        mgmt = self._management_pool()
         loops, mgmts, host_mgmts = [], [], []
-        for site, device in self.network.iter_devices():
-            key = f"{site.id}/{device.name}"
-            loops.append((key, site, self._pool(site, "loopback"), 32, "loopback"))
-            mgmts.append((key, site, mgmt, 32, "management"))
-        for site in self.network.sites.values():
+        for site in self.sites:
+            for device in site.devices:
+                key = f"{site.id}/{device.name}"
+                loops.append((key, site, self._pool(site, "loopback"), 32, "loopback"))
+                mgmts.append((key, site, mgmt, 32, "management"))
+        for site in self.sites:
             host_mgmts.extend((f"{site.id}/{h.name}", site, mgmt, 32, "management") for h in site.hosts)
         loop_addrs = self._run("devices", loops)
         # routers and servers share the management network: claim both before allocating either
@@ -235,9 +236,13 @@ class Planner:
             self.result.devices[key] = {"loopback": loop_addrs[key], "management": mgmt_addrs[key]}
         self._host_management = host_addrs
 
+    def _management_pool(self) -> Pool:
+        start, length = to_int(self.plan.management.supernet)
+        return Pool("management", start, length, reserved=2)  # network address + gateway
+
     def _links(self) -> None:
         wanted, ends = [], {}
-        for site in self.network.sites.values():
+        for site in self.sites:
             for line in site.uplinks:
                 child, child_dev, parent, parent_dev = line_ends(self.network, site, line)
                 key = f"{site.id}:{line.key}"
@@ -262,7 +267,7 @@ class Planner:
 
     def _ports(self, ends: dict[str, tuple[str, str]]) -> dict[str, list[int]]:
         """Port numbers on both ends of every line, stable like addresses."""
-        taken: dict[str, set[int]] = {}
+        taken = self._ports_taken(ends)
         result: dict[str, list[int]] = {}
         fresh = []
         for key, (child, parent) in ends.items():
@@ -289,9 +294,13 @@ class Planner:
             result[key] = pair
         return result
 
+    def _ports_taken(self, ends: dict[str, tuple[str, str]]) -> dict[str, set[int]]:
+        """Ports in use before this run's lines are numbered: none, when every line is in the run."""
+        return {}
+
     def _zones(self) -> None:
         wanted = []
-        for site in self.network.sites.values():
+        for site in self.sites:
             zones = dict.fromkeys(h.zone for h in site.hosts)
             for zone in zones:
                 pool = self._pool(site, "datacenter")
@@ -300,7 +309,7 @@ class Planner:
         self._hosts()
 
     def _hosts(self) -> None:
-        for site in self.network.sites.values():
+        for site in self.sites:
             if not site.hosts:
                 continue
             by_zone: dict[str, Pool] = {}

@@ -8,6 +8,7 @@ json module: PyYAML needs ~10 s for the national inventory, json well under a se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,7 +39,9 @@ class Allocations:
     devices: dict[str, dict] = field(default_factory=dict)  # site/device -> {loopback, management}
     links: dict[str, dict] = field(default_factory=dict)  # site:line -> {subnet, ports: [child, parent]}
     zones: dict[str, str] = field(default_factory=dict)  # dc-site/zone -> subnet
-    hosts: dict[str, str] = field(default_factory=dict)  # dc-site/host -> address
+    hosts: dict[str, dict] = field(default_factory=dict)  # dc-site/host -> {address, management}
+    # sha256 of the allocations.yml text this was read from (None: not read from a file)
+    digest: str | None = field(default=None, compare=False, repr=False)
 
     def section(self, name: str) -> dict:
         return getattr(self, name)
@@ -58,7 +61,9 @@ def read(root: Path) -> Allocations:
             raise IpamError(Problem(FILE, "", "", f"is not valid YAML ({exc}); restore it from git")) from exc
     if not isinstance(data, dict) or data.get("version") != 1:
         raise IpamError(Problem(FILE, "", "version", "must be 1; restore the file from git"))
-    return Allocations(**{name: dict(data.get(name) or {}) for name in SECTIONS})
+    allocations = Allocations(**{name: dict(data.get(name) or {}) for name in SECTIONS})
+    allocations.digest = hashlib.sha256(text.encode()).hexdigest()
+    return allocations
 
 
 def _read_fast(text: str) -> dict:
@@ -107,6 +112,17 @@ def _value(value) -> str:
     return "{" + ", ".join(f'"{k}": {_value(v)}' for k, v in value.items()) + "}"
 
 
+# The shapes jinbao writes, formatted directly (a third of the time of the generic path).
+_FORMATS = {
+    "regions": lambda v: f'"{v}"',
+    "zones": lambda v: f'"{v}"',
+    "sites": lambda v: f'{{"lan": "{v["lan"]}"}}',
+    "devices": lambda v: f'{{"loopback": "{v["loopback"]}", "management": "{v["management"]}"}}',
+    "links": lambda v: f'{{"subnet": "{v["subnet"]}", "ports": [{int(v["ports"][0])}, {int(v["ports"][1])}]}}',
+    "hosts": lambda v: f'{{"address": "{v["address"]}", "management": "{v["management"]}"}}',
+}
+
+
 def dumps(allocations: Allocations) -> str:
     """One entry per line: `  "key": <JSON value>` (JSON is YAML, and fast to read back)."""
     lines = [HEADER, "version: 1\n"]
@@ -116,14 +132,24 @@ def dumps(allocations: Allocations) -> str:
             lines.append(f"{name}: {{}}\n")
             continue
         lines.append(f"{name}:\n")
-        lines.extend(f'  "{key}": {_value(entries[key])}\n' for key in sorted(entries))
+        fmt = _FORMATS[name]
+        for key in sorted(entries):
+            value = entries[key]
+            try:  # the planner builds every value in these shapes
+                text = fmt(value)
+            except (KeyError, TypeError, IndexError, ValueError):
+                text = _value(value)
+            lines.append(f'  "{key}": {text}\n')
     return "".join(lines)
 
 
 def write(root: Path, allocations: Allocations) -> bool:
     """Atomic: the old file stays whole until the new one is complete. False if nothing changed."""
+    return write_text(root, dumps(allocations))
+
+
+def write_text(root: Path, text: str) -> bool:
     path = Path(root) / FILE
-    text = dumps(allocations)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     tmp = path.with_suffix(".yml.tmp")

@@ -7,6 +7,8 @@ file, the site path (slugs from the province down) and the field.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import os
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ class Network:
     site_files: dict[str, str] = field(default_factory=dict)  # site id -> file it came from
     children: dict[str, list[str]] = field(default_factory=dict)
     policy: Settings = field(default_factory=Settings)
+    file_digests: dict[str, str] = field(default_factory=dict)  # sites file -> sha256 (incremental plans)
     _province: dict[str, Site | None] = field(default_factory=dict, repr=False)
 
     def parent(self, site: Site) -> Site | None:
@@ -171,22 +174,58 @@ def _say(err: dict) -> str:
     return message
 
 
-def _cached_validate(path: Path, label: str, cache_dir: Path | None):
-    if cache_dir is None:
-        return _validate_file(path, label)
-    digest = hashlib.sha256(CACHE_VERSION + label.encode() + path.read_bytes()).hexdigest()
-    cached = cache_dir / f"sites-{digest}.pickle"
-    if cached.exists():
+def _file_digest(path: Path, label: str) -> str:
+    return hashlib.sha256(CACHE_VERSION + label.encode() + path.read_bytes()).hexdigest()
+
+
+def _from_cache(cached: Path | None):
+    if cached is not None and cached.exists():
         try:
             return pickle.loads(cached.read_bytes())
         except Exception:  # a stale or torn cache is just a miss
-            pass
-    result = _validate_file(path, label)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
+            return None
+    return None
+
+
+def _to_cache(cached: Path | None, result) -> None:
+    if cached is None:
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     tmp.replace(cached)
-    return result
+
+
+def _validate_job(job: tuple[Path, str]):
+    return _validate_file(*job)
+
+
+def _validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tuple]]:
+    """(label, digest, result) per sites file, from the cache where the file is unchanged.
+
+    Files that need parsing are spread over the CPU cores when there are several
+    (the national inventory: one file per province).
+    """
+    jobs = []
+    for path in _site_files(root):
+        label = str(path.relative_to(root))
+        file_digest = _file_digest(path, label)
+        cached = cache_dir / f"sites-{file_digest}.pickle" if cache_dir else None
+        jobs.append((path, label, file_digest, cached, _from_cache(cached)))
+    missing = [(path, label) for path, label, _d, _c, result in jobs if result is None]
+    fresh: dict[str, tuple] = {}
+    if len(missing) > 1 and (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods():
+        with mp.get_context("fork").Pool(min(os.cpu_count() or 1, len(missing))) as pool:
+            fresh = dict(zip((label for _p, label in missing), pool.map(_validate_job, missing), strict=True))
+    else:
+        fresh = {label: _validate_file(path, label) for path, label in missing}
+    results = []
+    for _path, label, file_digest, cached, result in jobs:
+        if result is None:
+            result = fresh[label]
+            _to_cache(cached, result)
+        results.append((label, file_digest, result))
+    return results
 
 
 def load(root: str | Path, *, cache: bool = True) -> Network:
@@ -199,9 +238,9 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
     sites: dict[str, Site] = {}
     raw_by_id: dict[str, dict] = {}
     files: dict[str, str] = {}
-    for path in _site_files(root):
-        label = str(path.relative_to(root))
-        parsed, found, raws = _cached_validate(path, label, cache_dir)
+    file_digests: dict[str, str] = {}
+    for label, file_digest, (parsed, found, raws) in _validate_all(root, cache_dir):
+        file_digests[label] = file_digest
         problems += found
         for raw in raws:
             if isinstance(raw.get("id"), str):
@@ -230,7 +269,16 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
     addressing = _load_addressing(root, problems)
     settings = _load_settings(root, problems)
     policy = _load_policy(settings, problems)
-    network = Network(root.name, root, sites, addressing, settings, files, policy=policy)  # type: ignore[arg-type]
+    network = Network(
+        root.name,
+        root,
+        sites,
+        addressing,
+        settings,
+        files,
+        policy=policy,
+        file_digests=file_digests,  # type: ignore[arg-type]
+    )
     problems += check_tree(network)
     if problems:
         raise ModelError(problems)

@@ -78,12 +78,15 @@ FULL_RUN = """
 import sys
 from pathlib import Path
 from network import ipam
+from network.ipam import incremental
+from network.ipam.store import dumps
 from network.model import load
 from network.render import Renderer, load_secrets
 env = Path(sys.argv[1])
 network = load(env)
 plan = ipam.allocate(network, ipam.read(env))
 ipam.write(env, plan.allocations)
+incremental.remember(network, dumps(plan.allocations))  # as `jinbao plan` does
 result = Renderer(network, plan.allocations, load_secrets(env)).render_all(Path("build/configs") / env.name)
 print(len(result.written) + len(result.unchanged))
 """

@@ -1,0 +1,214 @@
+"""Incremental planning: when sites were only added, allocate for those alone.
+
+The full planner re-claims every recorded allocation (~180,000 in the national inventory)
+before it allocates anything new; that is the price of checking a hand-edited file.
+After a plan that jinbao itself wrote, nothing needs re-checking: the state file
+``<env>/.cache/plan-state.json`` remembers the digest of the allocations.yml that plan
+produced, of the address plan, and of every sites file. If all match except for files
+where sites were only *added*, the new sites are planned against pools primed from
+allocations.yml, which gives exactly what the full planner would (a test compares both).
+Anything else (a site removed or edited, a new province, a changed plan, a hand edit)
+falls back to the full planner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, line_ends
+from network.ipam.pools import Pool, layout, parse_ip, to_int, to_ip
+from network.ipam.store import SECTIONS, Allocations
+from network.model import Network, Site
+
+STATE_FILE = "plan-state.json"
+STATE_VERSION = 1
+
+# which allocations live in a pool of that name: (section, field or None for plain values)
+POOL_SOURCES = {"loopback": [("devices", "loopback")], "p2p": [("links", "subnet")], "datacenter": [("zones", None)]}
+
+
+def digest(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def _addressing_digest(network: Network) -> str:
+    return digest(network.addressing.model_dump_json())
+
+
+def remember(network: Network, allocations_text: str) -> None:
+    """Record that allocations.yml (this text) is the plan of this network."""
+    if network.root is None:
+        return
+    state = {
+        "version": STATE_VERSION,
+        "allocations": digest(allocations_text),
+        "addressing": _addressing_digest(network),
+        "files": network.file_digests,
+    }
+    cache = Path(network.root) / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f"{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state))
+    tmp.replace(cache / STATE_FILE)
+
+
+def plan(network: Network, previous: Allocations) -> tuple[Plan, str]:
+    """The plan of this network and how it was made: "unchanged", "incremental" or "full"."""
+    added = added_sites(network, previous)
+    if added is None:
+        return allocate(network, previous), "full"
+    if not added:
+        return Plan(previous, []), "unchanged"
+    return AddingPlanner(network, previous, added).run(), "incremental"
+
+
+def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
+    """The sites added since the remembered plan, in file order; None if anything else changed."""
+    root = Path(network.root)
+    try:
+        state = json.loads((root / ".cache" / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        state.get("version") != STATE_VERSION
+        or previous.digest is None
+        or state.get("allocations") != previous.digest
+        or state.get("addressing") != _addressing_digest(network)
+        or set(state.get("files", {})) != set(network.file_digests)
+    ):
+        return None
+    added: list[Site] = []
+    by_file: dict[str, list[Site]] = {}
+    for site in network.sites.values():
+        by_file.setdefault(network.site_files[site.id], []).append(site)
+    for label, file_digest in network.file_digests.items():
+        old_digest = state["files"][label]
+        if old_digest == file_digest:
+            continue
+        old_sites = _cached_sites(root, label, old_digest)
+        if old_sites is None:
+            return None
+        old_by_id = {site.id: site for site in old_sites}
+        current = by_file.get(label, [])
+        if len(old_by_id.keys() & {s.id for s in current}) != len(old_by_id):
+            return None  # a site was removed or moved to another file
+        for site in current:
+            old = old_by_id.get(site.id)
+            if old is None:
+                if site.tier == "province":
+                    return None  # a new address region
+                added.append(site)
+            elif old != site:
+                return None
+    order = {site_id: n for n, site_id in enumerate(network.sites)}
+    return sorted(added, key=lambda s: order[s.id])
+
+
+def _cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
+    """The sites of an earlier version of a file, from the model's per-file cache."""
+    path = root / ".cache" / f"sites-{file_digest}.pickle"
+    try:
+        sites, problems, _raws = pickle.loads(path.read_bytes())
+    except Exception:  # missing or from another version: plan in full
+        return None
+    return None if problems else sites
+
+
+class AddingPlanner(Planner):
+    """The full planner's rules, run for the added sites only, against pools primed from allocations.yml."""
+
+    def __init__(self, network: Network, previous: Allocations, added: list[Site]):
+        super().__init__(network, previous)
+        self.sites = added
+        self.result = Allocations(**{name: dict(previous.section(name)) for name in SECTIONS})
+        self._primed: set[int] = set()
+
+    def _regions(self) -> None:
+        plan = self.plan
+        nat_start, nat_len = to_int(plan.national.supernet)
+        self.pools[NATIONAL] = layout(NATIONAL, nat_start, nat_len, plan.national, "national")
+        block_len = plan.provinces.prefixlen or to_int(plan.provinces.supernet)[1]
+        for region, block in self.previous.regions.items():
+            if region != NATIONAL:
+                self.pools[region] = layout(region, to_int(block)[0], block_len, plan.provinces, "provinces")
+
+    def _pool(self, site: Site, name: str) -> Pool:
+        pool = super()._pool(site, name)
+        if id(pool) not in self._primed:
+            self._primed.add(id(pool))
+            sources = [("sites", "lan")] if name.startswith("lan-") else POOL_SOURCES.get(name, [])
+            self._prime(pool, sources)
+        return pool
+
+    def _management_pool(self) -> Pool:
+        pool = super()._management_pool()
+        self._prime(pool, [("devices", "management"), ("hosts", "management")])
+        return pool
+
+    def _prime(self, pool: Pool, sources: list[tuple[str, str | None]]) -> None:
+        """Claim what allocations.yml holds inside this pool (it was checked when it was written).
+
+        Only addresses that share the pool's leading text ('10.24' for 10.240.0.0/14) are parsed.
+        """
+        low, high = pool.start, pool.end
+        first, last = to_ip(low), to_ip(high - 1)
+        prefix = first[: next((i for i, (a, b) in enumerate(zip(first, last, strict=True)) if a != b), len(first))]
+        claims = []
+        for section, fld in sources:
+            for key, value in self.previous.section(section).items():
+                text = value.get(fld) if fld else value
+                if not text.startswith(prefix):
+                    continue
+                start, length = to_int(text) if "/" in text else (parse_ip(text), 32)
+                if low <= start < high:
+                    claims.append((start, length, key))
+        pool.claim_many(claims)
+
+    def _ports_taken(self, ends: dict[str, tuple[str, str]]) -> dict[str, set[int]]:
+        """Ports already used on the devices the new lines land on.
+
+        A line lands on its site's parent or on another ancestor, so the lines that end at a
+        site are its own uplinks and lines from its subtree.
+        """
+        sites = {device.split("/", 1)[0] for pair in ends.values() for device in pair}
+        owners: dict[str, Site] = {}
+        for site_id in sites:
+            if site_id not in self.network.sites:
+                continue
+            stack = [site_id]
+            while stack:
+                current = stack.pop()
+                owners[current] = self.network.sites[current]
+                stack.extend(self.network.children.get(current, ()))
+        taken: dict[str, set[int]] = {}
+        for owner in owners.values():
+            for line in owner.uplinks:
+                key = f"{owner.id}:{line.key}"
+                if key in ends or key not in self.previous.links:
+                    continue
+                if owner.id not in sites and (line.parent or owner.parent) not in sites:
+                    continue
+                child, child_dev, parent, parent_dev = line_ends(self.network, owner, line)
+                child_port, parent_port = self.previous.links[key]["ports"]
+                taken.setdefault(f"{child.id}/{child_dev}", set()).add(child_port)
+                taken.setdefault(f"{parent.id}/{parent_dev}", set()).add(parent_port)
+        return taken
+
+    def run(self) -> Plan:
+        self._regions()
+        self._site_lans()
+        self._devices()
+        self._links()
+        self._zones()
+        # only additions are possible here: no need to compare the ~180,000 kept entries
+        changes = [
+            Change("added", section, key, None, value)
+            for section in SECTIONS
+            for key, value in self.result.section(section).items()
+            if key not in self.previous.section(section)
+        ]
+        return Plan(self.result, sorted(changes, key=lambda c: (SECTIONS.index(c.section), c.key)))
