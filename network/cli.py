@@ -154,7 +154,7 @@ def plan(
         written = False
         if not check:
             text = ipam.store.dumps(result.allocations)
-            written = ipam.store.write_text(env, text)
+            written = ipam.store.write_text(env, text, result.allocations)
             if written:
                 incremental.remember(network, text)
         rendered = None

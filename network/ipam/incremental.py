@@ -206,9 +206,8 @@ class AddingPlanner(Planner):
         self._zones()
         # only additions are possible here: no need to compare the ~180,000 kept entries
         changes = [
-            Change("added", section, key, None, value)
+            Change("added", section, key, None, self.result.section(section)[key])
             for section in SECTIONS
-            for key, value in self.result.section(section).items()
-            if key not in self.previous.section(section)
+            for key in self.result.section(section).keys() - self.previous.section(section).keys()
         ]
         return Plan(self.result, sorted(changes, key=lambda c: (SECTIONS.index(c.section), c.key)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,19 +52,45 @@ def read(root: Path) -> Allocations:
     path = Path(root) / FILE
     if not path.exists():
         return Allocations()
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = _read_fast(text)
-    except ValueError:  # not in the shape we write (merged by hand?): let YAML have a go
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    cached = Path(root) / ".cache" / f"allocations-{digest}.marshal"
+    data = _from_marshal(cached)
+    if data is None:
+        text = raw.decode("utf-8")
         try:
-            data = yaml.load(text, Loader=SafeLoader) or {}
-        except yaml.YAMLError as exc:
-            raise IpamError(Problem(FILE, "", "", f"is not valid YAML ({exc}); restore it from git")) from exc
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise IpamError(Problem(FILE, "", "version", "must be 1; restore the file from git"))
+            data = _read_fast(text)
+        except ValueError:  # not in the shape we write (merged by hand?): let YAML have a go
+            try:
+                data = yaml.load(text, Loader=SafeLoader) or {}
+            except yaml.YAMLError as exc:
+                raise IpamError(Problem(FILE, "", "", f"is not valid YAML ({exc}); restore it from git")) from exc
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise IpamError(Problem(FILE, "", "version", "must be 1; restore the file from git"))
+        _to_marshal(cached, data)
     allocations = Allocations(**{name: dict(data.get(name) or {}) for name in SECTIONS})
-    allocations.digest = hashlib.sha256(text.encode()).hexdigest()
+    allocations.digest = digest
     return allocations
+
+
+def _from_marshal(path: Path) -> dict | None:
+    """The parsed file, cached by its digest: marshal loads it several times faster than json."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _to_marshal(path: Path, data: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob("allocations-*.marshal"):
+            stale.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(data))
+        tmp.replace(path)
+    except (OSError, ValueError):  # a read-only checkout simply has no cache
+        pass
 
 
 def _read_fast(text: str) -> dict:
@@ -145,14 +172,19 @@ def dumps(allocations: Allocations) -> str:
 
 def write(root: Path, allocations: Allocations) -> bool:
     """Atomic: the old file stays whole until the new one is complete. False if nothing changed."""
-    return write_text(root, dumps(allocations))
+    return write_text(root, dumps(allocations), allocations)
 
 
-def write_text(root: Path, text: str) -> bool:
+def write_text(root: Path, text: str, allocations: Allocations | None = None) -> bool:
+    """Write allocations.yml unless it already says this; with `allocations`, prime the read cache."""
     path = Path(root) / FILE
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
+    raw = text.encode("utf-8")
     tmp = path.with_suffix(".yml.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(raw)
     os.replace(tmp, path)
+    if allocations is not None:
+        data = {"version": 1, **{name: allocations.section(name) for name in SECTIONS}}
+        _to_marshal(Path(root) / ".cache" / f"allocations-{hashlib.sha256(raw).hexdigest()}.marshal", data)
     return True

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from network.errors import ModelError, Problem
+from network.model import chunks
 from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site, SiteSpec
 from network.model.settings import Settings, settings_from_vars
 
@@ -28,6 +29,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
 CACHE_VERSION = b"4"
+TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
 
 @dataclass
@@ -141,8 +143,21 @@ def _merge_defaults(raw: dict, defaults: dict) -> dict:
     return {**tier_defaults, **raw}
 
 
-def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], list[dict]]:
-    """Parse and type-check one sites file. Pure in its input bytes, so results are cached."""
+def _validate_file(
+    path: Path, label: str, cache_dir: Path | None = None
+) -> tuple[list[Site], list[Problem], list[dict]]:
+    """Parse and type-check one sites file. Pure in its input bytes, so results are cached.
+
+    With a cache, only the sites whose text changed since the last good validation are
+    parsed again (network.model.chunks).
+    """
+    memo = chunks.load_memo(cache_dir, label) if cache_dir else None
+    if memo is not None:
+        quick = chunks.validate_changed(path.read_text(encoding="utf-8"), memo, _merge_defaults)
+        if quick is not None:
+            head, items, sites = quick
+            chunks.save_memo(cache_dir, label, head, memo["defaults"], items, sites)  # type: ignore[arg-type]
+            return sites, [], []
     data = _read_yaml(path, label) or {}
     if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
         return [], [Problem(label, "", "sites", "must be a list of sites")], []
@@ -161,6 +176,10 @@ def _validate_file(path: Path, label: str) -> tuple[list[Site], list[Problem], l
                 problems.append(
                     Problem(label, f"@{raw.get('id', f'sites[{index}]')}", _field_name(err["loc"]), _say(err))
                 )
+    if cache_dir and not problems:
+        parts = chunks.split(path.read_text(encoding="utf-8"))
+        if parts is not None and len(parts[1]) == len(sites):
+            chunks.save_memo(cache_dir, label, parts[0], defaults, parts[1], sites)
     # raw records are kept only to name the place of a problem; without problems they are dead weight
     return sites, problems, raws if problems else []
 
@@ -196,7 +215,7 @@ def _to_cache(cached: Path | None, result) -> None:
     tmp.replace(cached)
 
 
-def _validate_job(job: tuple[Path, str]):
+def _validate_job(job: tuple[Path, str, Path | None]):
     return _validate_file(*job)
 
 
@@ -212,13 +231,13 @@ def _validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tu
         file_digest = _file_digest(path, label)
         cached = cache_dir / f"sites-{file_digest}.pickle" if cache_dir else None
         jobs.append((path, label, file_digest, cached, _from_cache(cached)))
-    missing = [(path, label) for path, label, _d, _c, result in jobs if result is None]
+    missing = [(path, label, cache_dir) for path, label, _d, _c, result in jobs if result is None]
     fresh: dict[str, tuple] = {}
     if len(missing) > 1 and (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods():
         with mp.get_context("fork").Pool(min(os.cpu_count() or 1, len(missing))) as pool:
-            fresh = dict(zip((label for _p, label in missing), pool.map(_validate_job, missing), strict=True))
+            fresh = dict(zip((job[1] for job in missing), pool.map(_validate_job, missing), strict=True))
     else:
-        fresh = {label: _validate_file(path, label) for path, label in missing}
+        fresh = {label: _validate_file(path, label, memo_dir) for path, label, memo_dir in missing}
     results = []
     for _path, label, file_digest, cached, result in jobs:
         if result is None:
@@ -368,12 +387,14 @@ def _check_parent(network: Network, site: Site, bad) -> None:
     if site.tier == "datacenter":
         if parent.tier not in DC_PARENT_TIERS:
             bad(site, "parent", f"a data centre hangs under a {'/'.join(DC_PARENT_TIERS)}, not a {parent.tier}")
-    elif parent.tier == "datacenter" or TIERS.index(parent.tier) != TIERS.index(site.tier) - 1:
+    elif parent.tier == "datacenter" or TIER_RANK[parent.tier] != TIER_RANK[site.tier] - 1:
         expected = TIERS[TIERS.index(site.tier) - 1]
         bad(site, "parent", f"'{parent.id}' is a {parent.tier}; a {site.tier} hangs under a {expected}")
 
 
 def _check_devices(site: Site, bad) -> None:
+    if len(site.devices) == 1 and not site.hosts:  # nearly every site; nothing can be wrong
+        return
     names = [d.name for d in site.devices]
     for name in {n for n in names if names.count(n) > 1}:
         bad(site, "devices", f"device name '{name}' is used twice")

@@ -68,21 +68,36 @@ class RenderIndex:
     network: Network
     allocations: Allocations
     landing: dict[str, list[tuple[Site, Any]]] = field(default_factory=dict)  # parent site id -> lines
+    _lookups: int = 0
     _areas: dict[str, str] = field(default_factory=dict)
     _services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, network: Network, allocations: Allocations) -> RenderIndex:
-        index = cls(network, allocations)
-        for site in network.sites.values():
-            for line in site.uplinks:
-                index.landing.setdefault(line.parent or site.parent, []).append((site, line))
-        return index
+        return cls(network, allocations)
+
+    def _landing(self, site: Site) -> list[tuple[Site, Any]]:
+        """Lines that end at a site. They come from its subtree (lines run up the tree); for
+        many devices one pass over every line is cheaper, so that index is built once needed."""
+        if self.landing:
+            return self.landing.get(site.id, [])
+        self._lookups += 1
+        if self._lookups > 64:  # a large render: index every line once
+            for owner in self.network.sites.values():
+                for line in owner.uplinks:
+                    self.landing.setdefault(line.parent or owner.parent, []).append((owner, line))
+            return self.landing.get(site.id, [])
+        found, stack = [], list(self.network.children.get(site.id, ()))
+        while stack:
+            owner = self.network.sites[stack.pop()]
+            found.extend((owner, line) for line in owner.uplinks if (line.parent or owner.parent) == site.id)
+            stack.extend(self.network.children.get(owner.id, ()))
+        return found  # device_context orders them by port
 
     def ends(self, site: Site, device_name: str) -> list[LinkEnd]:
         """The lines a device terminates: its own uplinks and the lines landing on it."""
         network, found = self.network, []
-        candidates = [(site, line) for line in site.uplinks] + self.landing.get(site.id, [])
+        candidates = [(site, line) for line in site.uplinks] + self._landing(site)
         for owner, line in candidates:
             child, child_dev, parent, parent_dev = line_ends(network, owner, line)
             role = "child" if child.id == site.id and child_dev == device_name else None
