@@ -6,7 +6,9 @@ file, the site path (slugs from the province down) and the field.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import multiprocessing as mp
 import os
 import pickle
@@ -244,7 +246,19 @@ def _validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tu
             result = fresh[label]
             _to_cache(cached, result)
         results.append((label, file_digest, result))
+    if cache_dir is not None and missing:
+        _prune_cache(cache_dir, {digest for _l, digest, _r in results})
     return results
+
+
+def _prune_cache(cache_dir: Path, current: set[str]) -> None:
+    """Drop cached files of sites-file versions that neither the model nor the last plan refers to."""
+    keep = set(current)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        keep |= set(json.loads((cache_dir / "plan-state.json").read_text()).get("files", {}).values())
+    for cached in cache_dir.glob("sites-*.pickle"):
+        if cached.stem.removeprefix("sites-") not in keep:
+            cached.unlink(missing_ok=True)
 
 
 def load(root: str | Path, *, cache: bool = True) -> Network:
