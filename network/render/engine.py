@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, TemplateError
 
 from network.errors import JinbaoError, Problem, RenderError
 from network.ipam import Allocations
@@ -57,6 +57,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,  # device configs, not HTML
+        bytecode_cache=FileSystemBytecodeCache(),  # a private temp dir: saves compiling on every run
     )
     env.filters.update(
         ip=lambda a: a.split("/", 1)[0],

@@ -121,14 +121,20 @@ def bench_national() -> float:
 
     zhejiang = NATIONAL / "sites" / "zhejiang.yml"
     original = zhejiang.read_text()
-    try:
-        zhejiang.write_text(original + NEW_TOWNSHIP)
-        elapsed, rss, out = measure([str(BIN / "jinbao"), "plan", str(NATIONAL), "--render", "--json"])
-        report = json.loads(out)
-        note = f"({len(report['changes'])} allocations, {len(report['render']['written'])} configs written)"
-        row("+1 township: plan --render", elapsed, rss, "<= 2 s", elapsed <= 2, note)
+    runs = []
+    try:  # three different townships, each added to the plan the previous one left; the median counts
+        added = original
+        for n in range(3):
+            added += NEW_TOWNSHIP.replace("t999", f"t99{n}")
+            zhejiang.write_text(added)
+            elapsed, rss, out = measure([str(BIN / "jinbao"), "plan", str(NATIONAL), "--render", "--json"])
+            report = json.loads(out)
+            runs.append((elapsed, rss, len(report["changes"]), len(report["render"]["written"])))
     finally:
         zhejiang.write_text(original)
+    elapsed, rss, changes, written = sorted(runs)[1]
+    note = f"(median of {', '.join(f'{r[0]:.2f}' for r in runs)} s; {changes} allocations, {written} configs each)"
+    row("+1 township: plan --render", elapsed, rss, "<= 2 s", elapsed <= 2, note)
     elapsed, rss, out = measure([str(BIN / "jinbao"), "plan", str(NATIONAL), "--render", "--json"])
     row("-1 township: plan --render (full)", elapsed, rss, "", None, "(a removal re-renders all)")
     return per_device
