@@ -326,7 +326,10 @@ class Planner:
         self._devices()
         self._links()
         self._zones()
-        return Plan(self.result, diff(self.previous, self.result))
+        return Plan(self.result, self._changes())
+
+    def _changes(self) -> list[Change]:
+        return diff(self.previous, self.result)
 
 
 def diff(old: Allocations, new: Allocations) -> list[Change]:

@@ -198,16 +198,11 @@ class AddingPlanner(Planner):
                 taken.setdefault(f"{parent.id}/{parent_dev}", set()).add(parent_port)
         return taken
 
-    def run(self) -> Plan:
-        self._regions()
-        self._site_lans()
-        self._devices()
-        self._links()
-        self._zones()
+    def _changes(self) -> list[Change]:
         # only additions are possible here: no need to compare the ~180,000 kept entries
         changes = [
             Change("added", section, key, None, self.result.section(section)[key])
             for section in SECTIONS
             for key in self.result.section(section).keys() - self.previous.section(section).keys()
         ]
-        return Plan(self.result, sorted(changes, key=lambda c: (SECTIONS.index(c.section), c.key)))
+        return sorted(changes, key=lambda c: (SECTIONS.index(c.section), c.key))
