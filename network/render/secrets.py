@@ -24,18 +24,24 @@ class Secrets:
     user_passwords: dict[str, str] = field(default_factory=dict)
     snmp_auth_key: str | None = None
     snmp_priv_key: str | None = None
+    found: bool = True  # False: the environment has no vault.yml at all
+
+    def _missing(self, field_name: str) -> RenderError:
+        if not self.found:
+            return RenderError(
+                Problem(str(VAULT), "", "", "does not exist; create it from vault.yml.example and encrypt it")
+            )
+        return RenderError(Problem(str(VAULT), "", field_name, "is missing"))
 
     def password(self, user: str) -> str:
         value = self.user_passwords.get(user)
         if not value:
-            raise RenderError(Problem(str(VAULT), "", f"vault_jinbao_user_passwords.{user}", "is missing"))
+            raise self._missing(f"vault_jinbao_user_passwords.{user}")
         return value
 
     def snmp(self) -> tuple[str, str]:
         if not self.snmp_auth_key or not self.snmp_priv_key:
-            raise RenderError(
-                Problem(str(VAULT), "", "vault_jinbao_snmp_auth_key/priv_key", "are missing; SNMPv3 needs both")
-            )
+            raise self._missing("vault_jinbao_snmp_auth_key/priv_key")
         return self.snmp_auth_key, self.snmp_priv_key
 
 
@@ -50,7 +56,7 @@ def load_secrets(root: str | Path, explicit_password_file: str | Path | None = N
     root = Path(root)
     path = root / VAULT
     if not path.exists():
-        return Secrets()
+        return Secrets(found=False)
     raw = path.read_bytes()
     if raw.startswith(b"$ANSIBLE_VAULT"):
         secret_file = password_file(root, explicit_password_file)

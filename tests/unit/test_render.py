@@ -94,3 +94,10 @@ def test_vendor_configs_have_no_telnet_and_ssh_only(tmp_path: Path) -> None:
         text = path.read_text()
         assert "undo telnet server enable" in text and "protocol inbound ssh" in text, path.name
         assert "snmp-agent sys-info version v3" in text and "community" not in text, path.name
+
+
+def test_a_missing_vault_says_how_to_create_it(tmp_path: Path) -> None:
+    env = copy_inventory(GOLDEN.parent.parent / "inventories" / "sample-province", tmp_path / "province")
+    assert not (env / "group_vars/all/vault.yml").exists()
+    with pytest.raises(RenderError, match=r"vault\.yml: .*does not exist; create it from vault\.yml\.example"):
+        renderer(env).render_all(tmp_path / "out")
