@@ -319,16 +319,33 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
 
 
 def _load_addressing(root: Path, problems: list[Problem]) -> AddressPlan | None:
+    """addressing.yml; `base: <file>` takes the national plan from there, so it is written once
+    and an environment states only what differs (the lab's smaller management network)."""
     path = root / "addressing.yml"
     if not path.exists():
         problems.append(Problem("addressing.yml", "", "", "is missing: copy it from inventories/sample-province"))
         return None
+    data = _read_yaml(path, "addressing.yml") or {}
+    base = data.pop("base", None) if isinstance(data, dict) else None
+    if base is not None:
+        base_path = (root / str(base)).resolve()
+        if not base_path.is_file():
+            problems.append(Problem("addressing.yml", "", "base", f"'{base}' does not exist (from {root})"))
+            return None
+        data = _deep_merge(_read_yaml(base_path, str(base)) or {}, data)
     try:
-        return AddressPlan.model_validate(_read_yaml(path))
+        return AddressPlan.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(Problem("addressing.yml", "", _field_name(err["loc"]), _say(err)))
     return None
+
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else in the override replaces the base."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{key: _deep_merge(base.get(key), value) for key, value in override.items()}}
+    return override
 
 
 def _load_settings(root: Path, problems: list[Problem]) -> dict[str, Any]:

@@ -7,15 +7,23 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "inventories" / "lab"
+NATIONAL_PLAN = REPO / "inventories" / "national" / "addressing.yml"
 GOLDEN = REPO / "tests" / "golden"
 UPDATE_GOLDEN = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"
 
 
 def copy_inventory(source: Path, target: Path) -> Path:
+    """Copy an inventory, and the national plan its addressing.yml builds on, keeping their relative places."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache"))
+    addressing = target / "addressing.yml"
+    base = (yaml.safe_load(addressing.read_text()) or {}).get("base") if addressing.exists() else None
+    if base:
+        (target / base).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / base, target / base)
     return target
 
 

@@ -139,3 +139,11 @@ def test_diagram_is_an_svg_with_every_site(lab: Path, in_tmp: Path) -> None:
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     for site in ("佛堂镇", "fotang (township)", "zj-dr (datacenter)"):
         assert site in svg
+
+
+def test_the_lab_plan_builds_on_the_national_one_and_a_missing_base_is_named(lab: Path) -> None:
+    assert "base: ../national/addressing.yml" in (lab / "addressing.yml").read_text()
+    (lab.parent / "national" / "addressing.yml").unlink()
+    result = run("validate", lab)
+    assert result.exit_code == 2
+    assert "addressing.yml: base '../national/addressing.yml' does not exist" in result.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import NATIONAL_PLAN
+
 from network import ipam
 from network.generate import generate_national
 from network.model import load
@@ -30,8 +32,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 def test_a_small_country_validates_and_plans(tmp_path: Path) -> None:
     env = tmp_path / "national"
     generate_national(env, scale=0.03)
-    repo_national = Path(__file__).resolve().parents[2] / "inventories" / "national"
-    (env / "addressing.yml").write_text((repo_national / "addressing.yml").read_text())
+    (env / "addressing.yml").write_text(NATIONAL_PLAN.read_text())
     network = load(env, cache=False)
     plan = ipam.allocate(network, ipam.Allocations())
     assert len(plan.allocations.devices) == sum(len(s.devices) for s in network.sites.values())

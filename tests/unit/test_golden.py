@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, LAB, copy_inventory
+from conftest import GOLDEN, NATIONAL_PLAN, copy_inventory
 from golden import compare_text, compare_tree
 
 from network import ipam
@@ -39,7 +39,7 @@ def error_inventory(case: str, tmp_path: Path) -> Path:
         if (source / name).exists():
             shutil.copy(source / name, env / name)
     if not (env / "addressing.yml").exists():
-        shutil.copy(LAB / "addressing.yml", env / "addressing.yml")
+        shutil.copy(NATIONAL_PLAN, env / "addressing.yml")
     return env
 
 

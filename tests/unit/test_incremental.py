@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from conftest import NATIONAL_PLAN
 from typer.testing import CliRunner
 
 from network import ipam
@@ -116,8 +117,7 @@ def test_a_hand_edited_allocations_file_plans_in_full(lab: Path) -> None:
 def test_incremental_equals_full_on_a_generated_country(tmp_path: Path) -> None:
     env = tmp_path / "national"
     generate_national(env, scale=0.04)
-    repo = Path(__file__).resolve().parents[2]
-    (env / "addressing.yml").write_text((repo / "inventories/national/addressing.yml").read_text())
+    (env / "addressing.yml").write_text(NATIONAL_PLAN.read_text())
     planned(env)
     province = env / "sites" / "zhejiang.yml"
     county = next(
