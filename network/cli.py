@@ -22,6 +22,7 @@ from rich.table import Table
 
 from network import ipam
 from network.errors import JinbaoError, Problem, RenderError
+from network.ipam import incremental
 from network.model import Network, load
 
 app = typer.Typer(
@@ -69,10 +70,6 @@ def _progress(as_json: bool) -> Progress:
     )
 
 
-def _load(env: Path) -> Network:
-    return load(env)
-
-
 def _counts(network: Network) -> dict[str, int]:
     counts: dict[str, int] = {}
     for site in network.sites.values():
@@ -87,7 +84,7 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Load and check the intent: sites.yml, addressing.yml, group_vars/all."""
     with _errors(as_json):
         started = time.perf_counter()
-        network = _load(env)
+        network = load(env)
         counts = _counts(network)
     if as_json:
         print(json.dumps({"ok": True, "environment": network.name, "counts": counts}))
@@ -96,28 +93,17 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
     out.print(f"[green]✓[/] {env}: valid ({summary}) in {time.perf_counter() - started:.2f}s")
 
 
-def _plan(env: Path) -> tuple[Network, ipam.Allocations, ipam.Plan]:
-    from network.ipam import incremental
-
-    network = _load(env)
+def _plan(env: Path) -> tuple[Network, ipam.Plan, str]:
+    """The model and its plan; how: "unchanged", "incremental" or "full" (network.ipam.incremental)."""
+    network = load(env)
     previous = ipam.read(env)
     result, how = incremental.plan(network, previous)
     if how == "full" and not result.changes:
-        _remember(network, result.allocations)
-    return network, previous, result
-
-
-def _remember(network: Network, allocations: ipam.Allocations) -> None:
-    """allocations.yml now is this network's plan: the next plan may be incremental."""
-    from network.ipam import incremental
-    from network.ipam.store import dumps
-
-    text = dumps(allocations)
-    if allocations.digest is None or allocations.digest != incremental.digest(text):
-        path = Path(network.root) / ipam.store.FILE
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            return
-    incremental.remember(network, text)
+        # allocations.yml is this network's plan: remember it, so the next plan may be incremental
+        text = ipam.store.dumps(result.allocations)
+        if previous.digest == incremental.digest(text):
+            incremental.remember(network, text)
+    return network, result, how
 
 
 def _change_rows(changes: list[ipam.Change]) -> list[dict]:
@@ -147,10 +133,8 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Allocate addresses for what is new, keep everything else, show what changed."""
-    from network.ipam import incremental
-
     with _errors(as_json):
-        network, _previous, result = _plan(env)
+        network, result, _how = _plan(env)
         written = False
         if not check:
             text = ipam.store.dumps(result.allocations)
@@ -198,7 +182,7 @@ def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:
 
 def _planned(env: Path) -> tuple[Network, ipam.Allocations]:
     """The model and its allocations, refusing to render from a stale allocations.yml."""
-    network, previous, result = _plan(env)
+    network, result, _how = _plan(env)
     if result.changes:
         sample = ", ".join(f"{c.action} {c.section}[{c.key}]" for c in result.changes[:3])
         raise RenderError(
@@ -209,7 +193,7 @@ def _planned(env: Path) -> tuple[Network, ipam.Allocations]:
                 f"is out of date ({len(result.changes)} change(s): {sample}); run `jinbao plan {env}` first",
             )
         )
-    return network, previous
+    return network, result.allocations
 
 
 def _render(network, allocations, env, sites, vault_password_file, as_json, changes=None):
@@ -308,7 +292,7 @@ def diagram(
     from network.views import diagram_svg
 
     with _errors(False):
-        network = _load(env)
+        network = load(env)
         target = output or Path("build") / "diagrams" / f"{network.name}.svg"
         nodes = diagram_svg(network, target, root=root, depth=depth)
     out.print(f"[green]✓[/] {target}: {nodes} sites")

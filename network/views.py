@@ -7,13 +7,10 @@ import subprocess
 from pathlib import Path
 
 from network.errors import JinbaoError, Problem
-from network.ipam import Allocations, line_ends
+from network.ipam import Allocations
 from network.model import Network
-from network.render.context import link_addresses
-
-
-def _bandwidth(kbps: int) -> str:
-    return f"{kbps // 1_000_000}G" if kbps % 1_000_000 == 0 else f"{kbps // 1000}M" if kbps % 1000 == 0 else f"{kbps}K"
+from network.model.schema import format_bandwidth
+from network.render.context import RenderIndex, link_addresses
 
 
 def site_view(network: Network, allocations: Allocations, site_id: str) -> dict:
@@ -30,50 +27,28 @@ def site_view(network: Network, allocations: Allocations, site_id: str) -> dict:
         }
         for d in site.devices
     ]
+    index = RenderIndex.build(network, allocations)
     lines = []
-    for owner in [site, *(network.sites[c] for c in network.children.get(site.id, ()))]:
-        for line in owner.uplinks:
-            child, child_dev, parent, parent_dev = line_ends(network, owner, line)
-            if site.id not in (child.id, parent.id):
-                continue
-            link = allocations.links[f"{owner.id}:{line.key}"]
-            parent_addr, child_addr = link_addresses(link["subnet"])
-            up = child.id == site.id
+    for device in site.devices:  # the same lines the device's config is rendered with
+        for end in sorted(index.ends(site, device.name), key=lambda e: e.port):
+            parent_addr, child_addr = link_addresses(allocations.links[end.key]["subnet"])
+            up = end.role == "child"
             lines.append(
                 {
-                    "line": f"{owner.id}:{line.key}",
+                    "line": end.key,
+                    "device": device.name,
+                    "port": end.port,
                     "direction": "uplink" if up else "downlink",
-                    "peer": network.hostname(parent, parent_dev) if up else network.hostname(child, child_dev),
-                    "carrier": line.carrier,
-                    "type": line.type,
-                    "backup": line.backup,
-                    "bandwidth": _bandwidth(line.bandwidth_kbps),
-                    "subnet": link["subnet"],
+                    "peer": network.hostname(end.peer_site, end.peer_device),
+                    "carrier": end.line.carrier,
+                    "type": end.line.type,
+                    "backup": end.line.backup,
+                    "bandwidth": format_bandwidth(end.line.bandwidth_kbps),
+                    "subnet": allocations.links[end.key]["subnet"],
                     "local": child_addr if up else parent_addr,
                     "remote": parent_addr if up else child_addr,
                 }
             )
-    # backup lines from further down also land here
-    for other in network.sites.values():
-        for line in other.uplinks:
-            if line.parent == site.id and other.parent != site.id:
-                link = allocations.links[f"{other.id}:{line.key}"]
-                parent_addr, child_addr = link_addresses(link["subnet"])
-                _c, child_dev, _p, _pd = line_ends(network, other, line)
-                lines.append(
-                    {
-                        "line": f"{other.id}:{line.key}",
-                        "direction": "downlink",
-                        "peer": network.hostname(other, child_dev),
-                        "carrier": line.carrier,
-                        "type": line.type,
-                        "backup": line.backup,
-                        "bandwidth": _bandwidth(line.bandwidth_kbps),
-                        "subnet": link["subnet"],
-                        "local": parent_addr,
-                        "remote": child_addr,
-                    }
-                )
     return {
         "id": site.id,
         "name": site.name,
@@ -129,7 +104,7 @@ def diagram_dot(network: Network, root: str | None = None, depth: int | None = N
             if parent not in keep:
                 continue
             style = "dashed" if line.backup else "solid"
-            label = f"{line.type} {_bandwidth(line.bandwidth_kbps)}"
+            label = f"{line.type} {format_bandwidth(line.bandwidth_kbps)}"
             lines.append(f'  "{parent}" -> "{site_id}" [label="{label}" style={style} dir=none];')
     lines.append("}")
     return "\n".join(lines) + "\n", len(keep)

@@ -43,6 +43,14 @@ def parse_bandwidth(text: str | int) -> int:
     return int(value * {"K": 1, "M": 1_000, "G": 1_000_000}[unit])
 
 
+def format_bandwidth(kbps: int) -> str:
+    """10_000 -> '10M': the inverse of parse_bandwidth, for descriptions and reports."""
+    for unit, size in (("G", 1_000_000), ("M", 1_000)):
+        if kbps >= size and kbps % size == 0:
+            return f"{kbps // size}{unit}"
+    return f"{kbps}K"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

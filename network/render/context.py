@@ -7,9 +7,8 @@ templates under network/templates/<platform>/ only format what they are given.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import yaml
 
 from network.errors import Problem, RenderError
 from network.ipam import Allocations, line_ends
-from network.ipam.pools import to_int
+from network.ipam.pools import to_int, to_ip
 from network.model import Network, Site
+from network.model.schema import format_bandwidth
 
 PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
 BACKBONE = "0.0.0.0"
@@ -32,11 +32,10 @@ def platform(name: str) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-@lru_cache(maxsize=65536)
 def _host_in(cidr: str, index: int) -> str:
     """The index-th address of a subnet, with the subnet's prefix: ('10.0.0.0/30', 1) -> '10.0.0.1/30'."""
     start, length = to_int(cidr)
-    return f"{ipaddress.IPv4Address(start + index)}/{length}"
+    return f"{to_ip(start + index)}/{length}"
 
 
 def link_addresses(subnet: str) -> tuple[str, str]:
@@ -256,7 +255,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
                 "name": names["port"].format(n=end.port),
                 "kind": "link",
                 "description": f"{'uplink' if end.role == 'child' else 'downlink'} {peer_host} "
-                f"{line.carrier} {line.type} {_bandwidth_text(line.bandwidth_kbps)}"
+                f"{line.carrier} {line.type} {format_bandwidth(line.bandwidth_kbps)}"
                 + (f" {line.circuit_id}" if line.circuit_id else ""),
                 "address": mine,
                 "bandwidth_kbps": line.bandwidth_kbps,
@@ -334,10 +333,3 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
 
 def _area_sort(area: str) -> tuple[int, ...]:
     return tuple(int(x) for x in area.split("."))
-
-
-def _bandwidth_text(kbps: int) -> str:
-    for unit, size in (("G", 1_000_000), ("M", 1_000)):
-        if kbps >= size and kbps % size == 0:
-            return f"{kbps // size}{unit}"
-    return f"{kbps}K"
