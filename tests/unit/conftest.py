@@ -27,6 +27,18 @@ def copy_inventory(source: Path, target: Path) -> Path:
     return target
 
 
+def edit_sites(env: Path, change) -> None:
+    """Apply change(list of site mappings) to env/sites.yml, as a person editing the file would."""
+    path = env / "sites.yml"
+    data = yaml.safe_load(path.read_text())
+    change(data["sites"])
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def remove_site(site_id: str):
+    return lambda sites: sites.remove(next(s for s in sites if s["id"] == site_id))
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Path:
     """A private copy of inventories/lab, allocations included."""

@@ -6,7 +6,7 @@ import html
 import json
 from pathlib import Path
 
-import yaml
+from conftest import edit_sites, remove_site
 from typer.testing import CliRunner
 
 from network.cli import app
@@ -19,10 +19,10 @@ def run(*args: str):
 
 
 def break_a_parent(env: Path) -> None:
-    path = env / "sites.yml"
-    data = yaml.safe_load(path.read_text())
-    next(s for s in data["sites"] if s["id"] == "choucheng")["uplinks"][0]["parent"] = "yiwu-x"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    def change(sites):
+        next(s for s in sites if s["id"] == "choucheng")["uplinks"][0]["parent"] = "yiwu-x"
+
+    edit_sites(env, change)
 
 
 def test_validate_counts_the_lab(lab: Path) -> None:
@@ -88,10 +88,7 @@ def test_render_writes_each_router_once_then_nothing(lab: Path, in_tmp: Path) ->
 
 def test_removed_site_loses_its_config(lab: Path, in_tmp: Path) -> None:
     run("render", lab)
-    path = lab / "sites.yml"
-    data = yaml.safe_load(path.read_text())
-    data["sites"] = [s for s in data["sites"] if s["id"] != "choucheng"]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    edit_sites(lab, remove_site("choucheng"))
     assert run("plan", lab).exit_code == 0
     result = json.loads(run("render", lab, "--json").stdout)
     assert result["removed"] == ["choucheng-r1.frr.conf"]
@@ -100,22 +97,22 @@ def test_removed_site_loses_its_config(lab: Path, in_tmp: Path) -> None:
 
 def test_plan_render_touches_only_the_new_township_and_its_parents(lab: Path, in_tmp: Path) -> None:
     run("render", lab)
-    path = lab / "sites.yml"
-    data = yaml.safe_load(path.read_text())
-    data["sites"].append(
-        {
-            "id": "xinzhen",
-            "slug": "xinzhen",
-            "name": "新镇",
-            "tier": "township",
-            "parent": "yiwu",
-            "uplinks": [
-                {"carrier": "ct", "type": "mstp", "bandwidth": "10M"},
-                {"carrier": "cm", "type": "4g", "bandwidth": "20M", "parent": "jinhua"},
-            ],
-        }
+    edit_sites(
+        lab,
+        lambda sites: sites.append(
+            {
+                "id": "xinzhen",
+                "slug": "xinzhen",
+                "name": "新镇",
+                "tier": "township",
+                "parent": "yiwu",
+                "uplinks": [
+                    {"carrier": "ct", "type": "mstp", "bandwidth": "10M"},
+                    {"carrier": "cm", "type": "4g", "bandwidth": "20M", "parent": "jinhua"},
+                ],
+            }
+        ),
     )
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     report = json.loads(run("plan", lab, "--render", "--json").stdout)
     assert sorted(report["render"]["written"]) == ["jinhua-r1.frr.conf", "xinzhen-r1.frr.conf", "yiwu-r1.frr.conf"]
     assert report["render"]["unchanged"] == []

@@ -25,7 +25,9 @@ def test_real_scale_and_skew(tmp_path: Path) -> None:
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     generate_national(tmp_path / "a", scale=0.05)
     generate_national(tmp_path / "b", scale=0.05)
-    for path in (tmp_path / "a/sites").glob("*.yml"):
+    files = sorted((tmp_path / "a/sites").glob("*.yml"))
+    assert len(files) == 32, "the ministry and 31 provinces"
+    for path in files:
         assert path.read_bytes() == (tmp_path / "b/sites" / path.name).read_bytes()
 
 

@@ -17,6 +17,7 @@ from network.render import Renderer, load_secrets
 
 RENDER_CASES = sorted(p.name for p in (GOLDEN / "render").iterdir() if p.is_dir())
 ERROR_CASES = sorted(p.name for p in (GOLDEN / "errors").iterdir() if p.is_dir())
+assert RENDER_CASES and len(ERROR_CASES) >= 9, "golden cases are missing"
 
 
 @pytest.mark.parametrize("case", RENDER_CASES)

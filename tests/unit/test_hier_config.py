@@ -16,6 +16,7 @@ from network.render.hier import parse
 
 CASE = GOLDEN / "render" / "multivendor"
 CONFIGS = sorted((CASE / "expected" / "configs").glob("*.cfg"))
+assert len(CONFIGS) >= 6, "the golden vendor configs are missing: nothing to parse"
 
 
 def platform_of(path: Path) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from conftest import NATIONAL_PLAN
+from conftest import NATIONAL_PLAN, edit_sites, remove_site
 from typer.testing import CliRunner
 
 from network import ipam
@@ -62,13 +61,6 @@ def planned(env: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def edit(env: Path, change) -> None:
-    path = env / "sites.yml"
-    data = yaml.safe_load(path.read_text())
-    change(data["sites"])
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-
-
 def both(env: Path) -> tuple[ipam.Plan, str, ipam.Plan]:
     network, previous = load(env), ipam.read(env)
     fast, how = incremental.plan(network, previous)
@@ -77,7 +69,7 @@ def both(env: Path) -> tuple[ipam.Plan, str, ipam.Plan]:
 
 def test_added_sites_are_planned_incrementally_and_exactly_as_in_full(lab: Path) -> None:
     planned(lab)
-    edit(lab, lambda sites: sites.extend(NEW_SITES))
+    edit_sites(lab, lambda sites: sites.extend(NEW_SITES))
     fast, how, full = both(lab)
     assert how == "incremental"
     assert fast.allocations == full.allocations
@@ -86,7 +78,7 @@ def test_added_sites_are_planned_incrementally_and_exactly_as_in_full(lab: Path)
 
 def test_inserted_in_the_middle_too(lab: Path) -> None:
     planned(lab)
-    edit(lab, lambda sites: [sites.insert(3, site) for site in reversed(NEW_SITES[:1])])
+    edit_sites(lab, lambda sites: [sites.insert(3, site) for site in reversed(NEW_SITES[:1])])
     fast, how, full = both(lab)
     assert (how, fast.allocations, fast.changes) == ("incremental", full.allocations, full.changes)
 
@@ -99,10 +91,10 @@ def test_nothing_changed_is_recognised(lab: Path) -> None:
 
 def test_a_removal_or_an_edit_plans_in_full(lab: Path) -> None:
     planned(lab)
-    edit(lab, lambda sites: sites.remove(next(s for s in sites if s["id"] == "choucheng")))
+    edit_sites(lab, remove_site("choucheng"))
     assert both(lab)[1] == "full"
     planned(lab)
-    edit(lab, lambda sites: next(s for s in sites if s["id"] == "fotang").update(posts=5))
+    edit_sites(lab, lambda sites: next(s for s in sites if s["id"] == "fotang").update(posts=5))
     assert both(lab)[1] == "full"
 
 
@@ -110,7 +102,7 @@ def test_a_hand_edited_allocations_file_plans_in_full(lab: Path) -> None:
     planned(lab)
     path = lab / "allocations.yml"
     path.write_text(path.read_text() + "\n")
-    edit(lab, lambda sites: sites.extend(NEW_SITES))
+    edit_sites(lab, lambda sites: sites.extend(NEW_SITES))
     assert both(lab)[1] == "full"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import edit_sites, remove_site
 
 from network import ipam
 from network.errors import IpamError
@@ -23,13 +24,6 @@ TOWNSHIP = {
         {"carrier": "china-mobile", "type": "4g", "bandwidth": "20M", "parent": "jinhua"},
     ],
 }
-
-
-def edit_sites(env: Path, change) -> None:
-    path = env / "sites.yml"
-    data = yaml.safe_load(path.read_text())
-    change(data["sites"])
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
 
 def plan(env: Path) -> ipam.Plan:
@@ -63,7 +57,7 @@ def test_inserting_a_township_anywhere_changes_no_existing_allocation(lab: Path,
 
 def test_removing_a_township_releases_only_its_own(lab: Path) -> None:
     before = flatten(ipam.read(lab))
-    edit_sites(lab, lambda sites: sites.remove(next(s for s in sites if s["id"] == "choucheng")))
+    edit_sites(lab, remove_site("choucheng"))
     result = plan(lab)
     after = flatten(result.allocations)
     assert {c.action for c in result.changes} == {"released"}
@@ -73,7 +67,7 @@ def test_removing_a_township_releases_only_its_own(lab: Path) -> None:
 
 
 def test_re_adding_after_a_removal_reuses_freed_space_without_moving_others(lab: Path) -> None:
-    edit_sites(lab, lambda sites: sites.remove(next(s for s in sites if s["id"] == "choucheng")))
+    edit_sites(lab, remove_site("choucheng"))
     ipam.write(lab, plan(lab).allocations)
     kept = flatten(ipam.read(lab))
     edit_sites(lab, lambda sites: sites.append(TOWNSHIP))
