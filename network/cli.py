@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 show_app = typer.Typer(help="Show one object of the model.", no_args_is_help=True)
 app.add_typer(show_app, name="show")
+lab_app = typer.Typer(help="The lab: this environment as containers on this machine.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
 out = Console()
 err = Console(stderr=True)
 
@@ -311,6 +313,80 @@ def generate(
     counts = generate_national(output, seed=seed, scale=scale)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     out.print(f"[green]✓[/] {output}: {summary} in {time.perf_counter() - started:.1f}s")
+
+
+def _topology(env: Path):
+    from network.lab import topology
+
+    network, allocations = _planned(env)
+    return network, topology.build(network, allocations)
+
+
+@lab_app.command("up")
+def lab_up(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Bring the environment up as containers (engine, images, networks, nodes); a no-op when it already is."""
+    from network.lab import runtime
+
+    with _errors(as_json):
+        network, topo = _topology(env)
+        report = runtime.up(env, topo, network.settings)
+    if as_json:
+        print(json.dumps({"ok": True, "environment": network.name, **report.as_dict()}, ensure_ascii=False))
+        return
+    for line in report.created:
+        out.print(f"  [green]+[/] {escape(line)}", highlight=False)
+    for line in report.removed:
+        out.print(f"  [red]-[/] {escape(line)}", highlight=False)
+    for node, changes in report.wired.items():
+        out.print(f"  [yellow]~[/] {node}: {escape('; '.join(changes))}", highlight=False)
+    built = [b for b in report.images if b.seconds]
+    images = f"{len(built)} image(s) built" if built else "images cached"
+    verdict = "changed" if report.changed else "already up, nothing changed"
+    out.print(
+        f"[green]✓[/] lab {network.name}: {len(topo.nodes)} nodes, {len(topo.networks)} networks, {images}; "
+        f"{verdict} in {report.seconds:.1f}s"
+    )
+
+
+@lab_app.command("down")
+def lab_down(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Remove every container, network and lab file `lab up` made (the image cache stays)."""
+    from network.lab import runtime
+
+    with _errors(as_json):
+        network = load(env)
+        removed = runtime.down(env, network.name)
+    if as_json:
+        print(json.dumps({"ok": True, "removed": removed}))
+        return
+    out.print(f"[green]✓[/] lab {network.name}: removed {len(removed)} object(s)")
+
+
+@lab_app.command("status")
+def lab_status(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Compare the running lab with the model. Exit 1 when a node or network is missing, stopped or extra."""
+    from network.lab import runtime
+
+    with _errors(as_json):
+        network, topo = _topology(env)
+        state = runtime.status(topo)
+    if as_json:
+        print(json.dumps(state.as_dict()))
+    else:
+        table = Table("node", "kind", "management", "state")
+        for name, node in topo.nodes.items():
+            mark = "running" if name in state.running else "stopped" if name in state.stopped else "missing"
+            colour = "green" if mark == "running" else "red"
+            table.add_row(name, node.kind, node.management, f"[{colour}]{mark}[/]")
+        for name in state.extra:
+            table.add_row(name, "?", "", "[red]not in the model[/]")
+        out.print(table)
+        for name in state.networks_missing:
+            out.print(f"[red]missing network[/] {name}")
+        mark = "[green]✓[/]" if state.ok else "[red]✗[/]"
+        out.print(f"{mark} lab {network.name}: {len(state.running)}/{len(topo.nodes)} nodes running")
+    if not state.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover

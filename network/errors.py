@@ -17,7 +17,7 @@ class Problem:
     def __str__(self) -> str:
         location = f"{self.file}: {self.where}" if self.where else self.file
         field = f"{self.field} " if self.field else ""
-        return f"{location}: {field}{self.message}"
+        return f"{location}: {field}{self.message}" if location else f"{field}{self.message}"
 
     def as_dict(self) -> dict[str, str]:
         return {"file": self.file, "where": self.where, "field": self.field, "message": self.message}
@@ -47,3 +47,7 @@ class IpamError(JinbaoError):
 
 class RenderError(JinbaoError):
     """A device config cannot be rendered from the model."""
+
+
+class LabError(JinbaoError):
+    """The lab cannot be brought up or torn down: no Docker engine, an image fails to build, ..."""

@@ -233,6 +233,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
                 {
                     "name": names["zone"].format(n=ZONE_VLAN_BASE + n),
                     "kind": "zone",
+                    "zone": zone,
                     "vlan": ZONE_VLAN_BASE + n,
                     "description": f"zone {zone}",
                     "address": _host_in(subnet, 1),
@@ -254,6 +255,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
             {
                 "name": names["port"].format(n=end.port),
                 "kind": "link",
+                "link": end.key,
                 "description": f"{'uplink' if end.role == 'child' else 'downlink'} {peer_host} "
                 f"{line.carrier} {line.type} {format_bandwidth(line.bandwidth_kbps)}"
                 + (f" {line.circuit_id}" if line.circuit_id else ""),

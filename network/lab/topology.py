@@ -1,0 +1,152 @@
+"""The lab as the model says it: nodes, the networks between them, and how they attach.
+
+Pure: model and allocations in, a Topology out; Docker is the business of ``runtime``.
+Routers attach with the interface names their platform gives (port n is eth<n>, the LAN
+lan0, DC zones zone<vlan>), exactly the names their rendered config speaks of, so the
+config the lab runs is the config production gets. Every node also joins the
+out-of-band management network on eth0 with its management address from IPAM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from network.errors import LabError, Problem
+from network.ipam import Allocations
+from network.ipam.pools import to_int, to_ip
+from network.model import Network
+from network.render.context import RenderIndex, device_context, ip_of
+
+# Docker insists on a subnet for each network; the lab's links carry the model's own
+# addresses, which the routers configure themselves. So Docker is given throwaway subnets
+# from the benchmarking range (RFC 2544, never routed) and its addresses are removed again.
+PLUMBING = "198.18.0.0/15"
+HOST_PORT = "eth1"  # a server's leg in its zone
+
+
+@dataclass(frozen=True)
+class Attachment:
+    network: str  # Topology.networks key
+    ifname: str
+    address: str | None = None  # set by the lab (servers); None: the node configures it (routers)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # the inventory hostname, also the container's hostname
+    kind: str  # "router" | "server"
+    site: str
+    management: str  # address on the management network
+    attachments: tuple[Attachment, ...]
+    gateway: str | None = None  # servers: default route via the zone gateway
+
+
+@dataclass(frozen=True)
+class Net:
+    name: str  # "mgmt", "line:<site>:<line>", "lan:<site>", "zone:<site>/<zone>"
+    kind: str  # "management" | "line" | "lan" | "zone"
+    subnet: str  # the model's subnet (the management one is also Docker's)
+    description: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    environment: str
+    management: str  # the management supernet
+    management_gateway: str  # the control node's address on it (Ansible, tests)
+    nodes: dict[str, Node]
+    networks: dict[str, Net]
+
+    def members(self, network: str) -> list[tuple[Node, Attachment]]:
+        return [(n, a) for n in self.nodes.values() for a in n.attachments if a.network == network]
+
+    def digest(self, node: Node) -> str:
+        """Changes when a node must be recreated: its kind or management address."""
+        return hashlib.sha256(json.dumps([node.kind, node.management]).encode()).hexdigest()[:12]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "management": self.management,
+            "nodes": [asdict(n) for n in self.nodes.values()],
+            "networks": [asdict(n) for n in self.networks.values()],
+        }
+
+
+def _lab_platform_check(network: Network) -> None:
+    problems = [
+        Problem(
+            network.site_files.get(site.id, "sites.yml"),
+            network.path(site),
+            f"devices[{d.name}].platform",
+            f"is {d.platform}; the lab runs only frr routers (render {d.platform} configs with `jinbao render`)",
+        )
+        for site, d in network.iter_devices()
+        if d.platform != "frr"
+    ]
+    if problems:
+        raise LabError(problems)
+
+
+def build(network: Network, allocations: Allocations) -> Topology:
+    _lab_platform_check(network)
+    index = RenderIndex.build(network, allocations)
+    supernet = network.addressing.management.supernet
+    start, _ = to_int(supernet)
+    nodes: dict[str, Node] = {}
+    nets: dict[str, Net] = {"mgmt": Net("mgmt", "management", supernet, "out-of-band management")}
+    zone_gateways: dict[str, str] = {}
+
+    for site, device in network.iter_devices():
+        ctx = device_context(index, site, device)
+        attachments = [Attachment("mgmt", ctx["management"]["interface"])]
+        for intf in ctx["interfaces"]:
+            if intf["kind"] == "link":
+                name = f"line:{intf['link']}"
+                subnet = allocations.links[intf["link"]]["subnet"]
+                nets.setdefault(name, Net(name, "line", subnet, f"line {intf['link']}"))
+            elif intf["kind"] == "lan":
+                name = f"lan:{site.id}"
+                nets[name] = Net(name, "lan", allocations.sites[site.id]["lan"], f"LAN of {site.id}")
+            elif intf["kind"] == "zone":
+                name = f"zone:{site.id}/{intf['zone']}"
+                nets[name] = Net(
+                    name, "zone", allocations.zones[f"{site.id}/{intf['zone']}"], f"zone {intf['zone']} of {site.id}"
+                )
+                zone_gateways[name] = ip_of(intf["address"])
+            else:
+                continue
+            attachments.append(Attachment(name, intf["name"]))
+        hostname = ctx["hostname"]
+        nodes[hostname] = Node(hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments))
+
+    for site in network.sites.values():
+        for host in site.hosts:
+            key = f"{site.id}/{host.name}"
+            entry = allocations.hosts.get(key)
+            subnet = allocations.zones.get(f"{site.id}/{host.zone}")
+            if entry is None or subnet is None:
+                raise LabError(
+                    Problem(
+                        "allocations.yml",
+                        network.path(site),
+                        f"hosts[{host.name}]",
+                        "has no allocation: run `jinbao plan` for this environment first",
+                    )
+                )
+            name = f"zone:{key.split('/')[0]}/{host.zone}"
+            nets.setdefault(name, Net(name, "zone", subnet, f"zone {host.zone} of {site.id}"))
+            _, length = to_int(subnet)
+            hostname = network.hostname(site, host.name)
+            nodes[hostname] = Node(
+                hostname,
+                "server",
+                site.id,
+                entry["management"],
+                (Attachment("mgmt", "eth0"), Attachment(name, HOST_PORT, f"{entry['address']}/{length}")),
+                zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
+            )
+    return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)

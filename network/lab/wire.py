@@ -1,0 +1,107 @@
+"""Runs inside a lab node (python3 -c, stdlib only): give its links the model's names and
+addresses, and let the lab's automation account in. Idempotent; prints what it changed.
+
+Argument: one JSON object
+  links     {mac: ifname}              interfaces by the MAC Docker gave them
+  plumbing  "198.18.0.0/15"            Docker's throwaway addresses, removed from links
+  addresses {ifname: "a.b.c.d/len"}    servers only: routers configure their own
+  gateway   "a.b.c.d" | null           servers only: default route
+  user, key                            the automation account and its public key
+"""
+
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def ip(*args):
+    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
+
+
+def read(path):
+    with open(path) as fh:
+        return fh.read()
+
+
+def links():
+    return {i["address"]: i for i in json.loads(ip("-j", "link", "show")) if i.get("link_type") == "ether"}
+
+
+def main(spec):
+    changes = []
+    plumbing = ipaddress.ip_network(spec["plumbing"])
+    by_mac = links()
+    wanted = {mac: name for mac, name in spec["links"].items() if mac in by_mac}
+    missing = sorted(set(spec["links"]) - set(by_mac))
+    if missing:
+        raise SystemExit(f"no interface with MAC {', '.join(missing)}")
+    # rename in two steps, so that swapping two names never collides
+    wrong = {mac: name for mac, name in wanted.items() if by_mac[mac]["ifname"] != name}
+    for n, mac in enumerate(wrong):
+        ip("link", "set", "dev", by_mac[mac]["ifname"], "down")
+        ip("link", "set", "dev", by_mac[mac]["ifname"], "name", f"jbtmp{n}")
+    for n, (mac, name) in enumerate(wrong.items()):
+        ip("link", "set", "dev", f"jbtmp{n}", "name", name)
+        changes.append(f"{by_mac[mac]['ifname']} -> {name}")
+    for name in wanted.values():
+        state = json.loads(ip("-j", "link", "show", "dev", name))[0]
+        if "UP" not in state["flags"]:
+            ip("link", "set", "dev", name, "up")
+            if name not in [c.split(" -> ")[-1] for c in changes]:
+                changes.append(f"{name} up")
+
+    for entry in json.loads(ip("-j", "-4", "addr", "show")):
+        if entry["ifname"] not in wanted.values():
+            continue
+        for addr in entry.get("addr_info", []):
+            if ipaddress.ip_address(addr["local"]) in plumbing:
+                ip("addr", "del", f"{addr['local']}/{addr['prefixlen']}", "dev", entry["ifname"])
+                changes.append(f"{entry['ifname']}: docker address {addr['local']} removed")
+    for name, address in spec.get("addresses", {}).items():
+        shown = json.loads(ip("-j", "-4", "addr", "show", "dev", name))  # [] when it has no IPv4 address
+        have = {f"{a['local']}/{a['prefixlen']}" for entry in shown for a in entry.get("addr_info", [])}
+        if address not in have:
+            ip("addr", "add", address, "dev", name)
+            changes.append(f"{name}: {address}")
+    if spec.get("gateway"):
+        routes = json.loads(ip("-j", "-4", "route", "show", "default"))
+        if [r.get("gateway") for r in routes] != [spec["gateway"]]:
+            ip("route", "replace", "default", "via", spec["gateway"])
+            changes.append(f"default via {spec['gateway']}")
+
+    user, key = spec["user"], spec["key"]
+    if subprocess.run(["id", user], capture_output=True).returncode:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
+        changes.append(f"user {user}")
+    home = os.path.expanduser(f"~{user}")
+    keys = os.path.join(home, ".ssh", "authorized_keys")
+    if not os.path.exists(keys) or read(keys) != key + "\n":
+        os.makedirs(os.path.dirname(keys), mode=0o700, exist_ok=True)
+        with open(keys, "w") as fh:
+            fh.write(key + "\n")
+        subprocess.run(["chown", "-R", f"{user}:{user}", os.path.dirname(keys)], check=True)
+        os.chmod(keys, 0o600)
+        changes.append("authorized key")
+    sudoers = f"/etc/sudoers.d/{user}"
+    rule = f"{user} ALL=(ALL) NOPASSWD: ALL\n"
+    if not os.path.exists(sudoers) or read(sudoers) != rule:
+        with open(sudoers, "w") as fh:
+            fh.write(rule)
+        os.chmod(sudoers, 0o440)
+        changes.append("sudo")
+
+    hostkey = "/etc/ssh/ssh_host_ed25519_key.pub"
+    for _ in range(300):  # made by jinbao-sshkeys.service at first boot
+        if os.path.exists(hostkey) and os.path.getsize(hostkey):
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("sshd has no host key after 30 s")
+    print(json.dumps({"changes": changes, "hostkey": " ".join(read(hostkey).split()[:2])}))
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
