@@ -24,6 +24,8 @@ from network import ipam
 from network.errors import JinbaoError, Problem, RenderError
 from network.ipam import incremental
 from network.model import Network, load
+from network.planned import plan as _plan
+from network.planned import planned as _planned
 
 app = typer.Typer(
     help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
@@ -93,19 +95,6 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
         return
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     out.print(f"[green]✓[/] {env}: valid ({summary}) in {time.perf_counter() - started:.2f}s")
-
-
-def _plan(env: Path) -> tuple[Network, ipam.Plan, str]:
-    """The model and its plan; how: "unchanged", "incremental" or "full" (network.ipam.incremental)."""
-    network = load(env)
-    previous = ipam.read(env)
-    result, how = incremental.plan(network, previous)
-    if how == "full" and not result.changes:
-        # allocations.yml is this network's plan: remember it, so the next plan may be incremental
-        text = ipam.store.dumps(result.allocations)
-        if previous.digest == incremental.digest(text):
-            incremental.remember(network, text)
-    return network, result, how
 
 
 def _change_rows(changes: list[ipam.Change]) -> list[dict]:
@@ -180,22 +169,6 @@ def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:
         out.print(f"… and {len(changes) - 200} more (use --json for all)")
     verb = "would be written to" if check else "written to"
     out.print(f"{verb} {env}/allocations.yml")
-
-
-def _planned(env: Path) -> tuple[Network, ipam.Allocations]:
-    """The model and its allocations, refusing to render from a stale allocations.yml."""
-    network, result, _how = _plan(env)
-    if result.changes:
-        sample = ", ".join(f"{c.action} {c.section}[{c.key}]" for c in result.changes[:3])
-        raise RenderError(
-            Problem(
-                "allocations.yml",
-                "",
-                "",
-                f"is out of date ({len(result.changes)} change(s): {sample}); run `jinbao plan {env}` first",
-            )
-        )
-    return network, result.allocations
 
 
 def _render(network, allocations, env, sites, vault_password_file, as_json, changes=None):
