@@ -75,6 +75,9 @@ class InventoryModule(BaseInventoryPlugin):
                 f"jinbao: {root}/allocations.yml is out of date ({len(plan.changes)} change(s)); "
                 f"run `jinbao plan {root}`"
             )
+        # every device reached over the management network: routers and servers (not localhost)
+        self._group("routers", "managed")
+        self._group("servers", "managed")
         self._add_routers(network, plan.allocations)
         self._add_servers(network, plan.allocations)
 

@@ -1,0 +1,108 @@
+"""Tests against the running lab: testinfra over SSH on the management network.
+
+The lab must be up and converged (`make lab`); if it is not, every test here fails with
+that message: a lab test that cannot run is not a pass. JINBAO_LAB selects another
+environment than inventories/lab.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+
+from network.lab import runtime, topology
+from network.planned import planned
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = Path(os.environ.get("JINBAO_LAB", ROOT / "inventories" / "lab"))
+
+
+class Lab:
+    def __init__(self, env: Path):
+        self.env = env
+        self.network, self.allocations = planned(env)
+        self.topology = topology.build(self.network, self.allocations)
+        self.user = runtime.automation_user(env, self.network.settings)
+        self._hosts: dict[str, testinfra.host.Host] = {}
+
+    def host(self, name: str):
+        """testinfra host of a node, over SSH as Ansible reaches it, with sudo."""
+        if name not in self._hosts:
+            ssh = runtime.state_dir(self.env) / "ssh"
+            node = self.topology.nodes[name]
+            self._hosts[name] = testinfra.get_host(
+                f"ssh://{self.user}@{node.management}",
+                ssh_identity_file=str(ssh / "id_ed25519"),
+                ssh_extra_args=f"-o UserKnownHostsFile={ssh / 'known_hosts'} -o StrictHostKeyChecking=yes",
+                sudo=True,
+            )
+        return self._hosts[name]
+
+    def routers(self):
+        return [n for n in self.topology.nodes.values() if n.kind == "router"]
+
+    def site(self, node):
+        return self.network.sites[node.site]
+
+    def router_of(self, site_id: str):
+        return next(n for n in self.routers() if n.site == site_id)
+
+    def lan_address(self, node) -> str:
+        """The router's LAN address: the LAN's first host (network.render.context)."""
+        return str(ipaddress.ip_network(self.allocations.sites[node.site]["lan"])[1])
+
+    def ansible(self, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+        """ansible-playbook of this venv against this environment, from the repository root."""
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env_extra or {})}
+        return subprocess.run(
+            ["ansible-playbook", "-i", str(self.env), *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    lab = Lab(ENV)
+    state = runtime.status(lab.topology)
+    if not state.ok:
+        pytest.fail(
+            f"the lab {lab.network.name} is not up as the model says (missing {state.missing}, stopped "
+            f"{state.stopped}, extra {state.extra}, networks missing {state.networks_missing}): run `make lab`",
+            pytrace=False,
+        )
+    return lab
+
+
+_RESULTS: dict[str, dict[str, int]] = {}  # layer (test module without test_) -> passed/failed
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.outcome == "failed":  # errors in setup or teardown count too
+        layer = Path(report.nodeid.split("::")[0]).stem.removeprefix("test_")
+        counts = _RESULTS.setdefault(layer, {"passed": 0, "failed": 0})
+        counts["passed" if report.outcome == "passed" else "failed"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The verdict people read: layers, hosts, checks passed."""
+    try:
+        lab = Lab(ENV)
+        hosts = f"{len(lab.topology.nodes)} hosts ({len(lab.routers())} routers)"
+    except Exception as exc:  # the verdict must not hide the failures above it
+        hosts = f"hosts unknown ({exc})"
+    passed = sum(c["passed"] for c in _RESULTS.values())
+    failed = sum(c["failed"] for c in _RESULTS.values())
+    verdict = "PASS" if passed and not failed else "FAIL"
+    layers = ", ".join(f"{layer} {'✓' if not c['failed'] else '✗'}" for layer, c in sorted(_RESULTS.items()))
+    terminalreporter.write_line(
+        f"jinbao lab verdict: {verdict} · layers: {layers or 'none'} · {hosts} · "
+        f"{passed}/{passed + failed} checks passed",
+        bold=True,
+        green=verdict == "PASS",
+        red=verdict != "PASS",
+    )
