@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup lab test lint unit bench national clean
+.PHONY: help setup check lab lab-down images molecule lab-test test lint unit bench bench-lab national clean
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,12 +18,33 @@ $(BIN)/jinbao: pyproject.toml
 
 setup: $(BIN)/jinbao  ## Python venv with the pinned dependencies (and graphviz)
 
-lab: setup  ## check the lab inventory end to end: validate, plan --check, render, inventory, diagram
-	$(BIN)/jinbao validate inventories/lab
-	$(BIN)/jinbao plan inventories/lab --check
-	$(BIN)/jinbao render inventories/lab
-	PATH=$(BIN):$$PATH $(BIN)/ansible-inventory -i inventories/lab --graph
-	$(BIN)/jinbao diagram inventories/lab
+ENV ?= inventories/lab
+ANSIBLE := PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-playbook -i $(ENV)
+ROLES_WITH_MOLECULE := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
+
+check: setup  ## the model end to end without containers: validate, plan --check, render, inventory, diagram
+	$(BIN)/jinbao validate $(ENV)
+	$(BIN)/jinbao plan $(ENV) --check
+	$(BIN)/jinbao render $(ENV)
+	PATH=$(BIN):$$PATH $(BIN)/ansible-inventory -i $(ENV) --graph
+	$(BIN)/jinbao diagram $(ENV)
+
+lab: check  ## bring the lab up as containers, converge every layer, verify it and print the verdict
+	$(BIN)/jinbao lab up $(ENV)
+	$(ANSIBLE) playbooks/site.yml
+	$(BIN)/pytest tests/lab
+
+lab-down:  ## remove the lab's containers, networks and keys (the image cache stays)
+	$(BIN)/jinbao lab down $(ENV)
+
+images: setup  ## build the lab images that are missing (cached by input digest)
+	$(BIN)/jinbao lab images
+
+molecule: images  ## each role alone in a container (Molecule + testinfra)
+	@set -e; for role in $(ROLES_WITH_MOLECULE); do \
+		echo "==> molecule: $$role"; \
+		(cd roles/$$role && PATH=$(abspath $(BIN)):$$PATH molecule test); \
+	done
 
 lint: setup  ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
@@ -34,13 +55,16 @@ lint: setup  ## ruff, yamllint, ansible-lint (production profile)
 unit: setup  ## unit and golden tests (no containers)
 	$(BIN)/pytest tests/unit
 
-test: lint unit  ## everything CI runs
+test: lint unit molecule lab  ## everything CI runs: lint, unit, Molecule, the lab up and verified
 
 national: setup  ## generate the national inventory (31 provinces, ~38,500 townships)
 	$(BIN)/jinbao generate inventories/national
 
 bench: setup  ## national validate+allocate+render, +1 township, ansible comparison (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_national.py
+
+bench-lab: setup  ## lab up (cold and warm image cache), converge from zero, idempotent re-run (prints figures)
+	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_lab.py $(ENV)
 
 clean:  ## remove build output and caches (not the venv)
 	rm -rf build inventories/*/.cache .pytest_cache

@@ -321,6 +321,21 @@ def lab_up(env: EnvArg, as_json: JsonOpt = False) -> None:
     )
 
 
+@lab_app.command("images")
+def lab_images(as_json: JsonOpt = False) -> None:
+    """Build the lab images that are missing (debootstrap rootfs, base, router, server); cached by input digest."""
+    from network.lab import engine, images
+
+    with _errors(as_json):
+        built = images.ensure(engine.client())
+    if as_json:
+        print(json.dumps({"ok": True, "images": [b.__dict__ for b in built]}))
+        return
+    for b in built:
+        how = f"built in {b.seconds:.0f}s" if b.seconds else "cached"
+        out.print(f"  {b.tag} ({how}), also {images.REPOSITORY}/{b.name}:lab")
+
+
 @lab_app.command("down")
 def lab_down(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Remove every container, network and lab file `lab up` made (the image cache stays)."""
