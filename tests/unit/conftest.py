@@ -18,7 +18,7 @@ UPDATE_GOLDEN = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"
 
 def copy_inventory(source: Path, target: Path) -> Path:
     """Copy an inventory, and the national plan its addressing.yml builds on, keeping their relative places."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", ".lab"))
     addressing = target / "addressing.yml"
     base = (yaml.safe_load(addressing.read_text()) or {}).get("base") if addressing.exists() else None
     if base:

@@ -1,0 +1,124 @@
+"""The lab topology is the model's: checked without Docker."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+
+import pytest
+from conftest import LAB, copy_inventory, edit_sites
+
+from network import ipam
+from network.errors import LabError
+from network.lab import images, topology
+from network.model import load
+from network.render.context import link_addresses, platform
+
+
+@pytest.fixture(scope="module")
+def topo():
+    network = load(LAB)
+    allocations = ipam.read(LAB)
+    return network, allocations, topology.build(network, allocations)
+
+
+def test_every_device_and_host_of_the_model_is_a_node(topo):
+    network, allocations, lab = topo
+    routers = {network.hostname(s, d.name) for s, d in network.iter_devices()}
+    servers = {network.hostname(s, h.name) for s in network.sites.values() for h in s.hosts}
+    assert routers and servers
+    assert set(lab.nodes) == routers | servers
+    for node in lab.nodes.values():
+        key = f"{node.site}/{node.name.removeprefix(network.sites[node.site].slug + '-')}"
+        section = allocations.devices if node.kind == "router" else allocations.hosts
+        assert node.management == section[key]["management"], node.name
+
+
+def test_every_line_is_one_network_between_its_two_routers_on_their_ports(topo):
+    _, allocations, lab = topo
+    lines = [k for k, n in lab.networks.items() if n.kind == "line"]
+    assert sorted(k.removeprefix("line:") for k in lines) == sorted(allocations.links)
+    port = platform("frr")["interfaces"]["port"]
+    for key in lines:
+        ends = lab.members(key)
+        assert len(ends) == 2, key
+        ports = allocations.links[key.removeprefix("line:")]["ports"]
+        assert sorted(a.ifname for _, a in ends) == sorted(port.format(n=p) for p in ports), key
+        assert all(a.address is None for _, a in ends)  # routers configure their own (FRR)
+
+
+def test_interface_names_are_unique_per_node_and_eth0_is_management(topo):
+    _, _, lab = topo
+    for node in lab.nodes.values():
+        names = [a.ifname for a in node.attachments]
+        assert len(names) == len(set(names)), node.name
+        assert node.attachments[0] == topology.Attachment("mgmt", "eth0")
+
+
+def test_servers_sit_in_their_zone_behind_the_dc_router(topo):
+    network, allocations, lab = topo
+    checked = 0
+    for site in network.sites.values():
+        for host in site.hosts:
+            node = lab.nodes[network.hostname(site, host.name)]
+            zone = f"zone:{site.id}/{host.zone}"
+            subnet = ipaddress.ip_network(allocations.zones[f"{site.id}/{host.zone}"])
+            leg = node.attachments[1]
+            assert leg.network == zone
+            assert leg.address == f"{allocations.hosts[f'{site.id}/{host.name}']['address']}/{subnet.prefixlen}"
+            routers = [n for n, _ in lab.members(zone) if n.kind == "router"]
+            if host.zone in network.policy.unrouted_zones:
+                assert not routers and node.gateway is None, f"{node.name}: the {host.zone} zone must not be routed"
+            else:
+                assert len(routers) == 1 and node.gateway == str(subnet[1]), node.name
+            checked += 1
+    assert checked
+
+
+def test_management_network_leaves_the_gateway_to_this_machine(topo):
+    network, _, lab = topo
+    supernet = ipaddress.ip_network(network.addressing.management.supernet)
+    assert lab.management_gateway == str(supernet[1])
+    assert lab.management_gateway not in {n.management for n in lab.nodes.values()}
+
+
+def test_the_lab_refuses_platforms_it_cannot_run(tmp_path):
+    env = copy_inventory(LAB, tmp_path / "lab")
+
+    def to_huawei(sites):
+        site = next(s for s in sites if s["id"] == "dongshan")
+        site["devices"] = [{"name": "r1", "role": "access", "platform": "huawei_vrp"}]
+
+    edit_sites(env, to_huawei)
+    network = load(env, cache=False)
+    with pytest.raises(LabError) as caught:
+        topology.build(network, ipam.read(env))
+    problem = caught.value.problems[0]
+    assert problem.where == "jiangsu/nanjing/jiangning/dongshan"
+    assert problem.field == "devices[r1].platform"
+    assert "huawei_vrp" in problem.message
+
+
+def test_line_addresses_fit_the_plumbing_free_design(topo):
+    """Docker never holds a model address: the model's line addresses are not in the plumbing range."""
+    _, allocations, _ = topo
+    plumbing = ipaddress.ip_network(topology.PLUMBING)
+    for link in allocations.links.values():
+        for end in link_addresses(link["subnet"]):
+            assert ipaddress.ip_interface(end).ip not in plumbing
+
+
+def test_image_tags_follow_their_inputs(tmp_path, monkeypatch):
+    before = images.tags()
+    assert before == images.tags()  # stable
+    copy = tmp_path / "images"
+    shutil.copytree(images.IMAGES_DIR, copy)
+    monkeypatch.setattr(images, "IMAGES_DIR", copy)
+    assert images.tags() == before
+    (copy / "router" / "Dockerfile").write_text((copy / "router" / "Dockerfile").read_text() + "# changed\n")
+    after = images.tags()
+    assert after["router"] != before["router"]
+    assert {k: v for k, v in after.items() if k != "router"} == {k: v for k, v in before.items() if k != "router"}
+    (copy / "base" / "Dockerfile").write_text((copy / "base" / "Dockerfile").read_text() + "# changed\n")
+    rebuilt = images.tags()
+    assert rebuilt["base"] != before["base"] and rebuilt["server"] != before["server"]  # children follow
