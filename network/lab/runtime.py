@@ -204,6 +204,7 @@ def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, ke
     links = {settings[network_name(topo, a.network)]["MacAddress"]: a.ifname for a in node.attachments}
     spec = {
         "links": links,
+        "management": next(a.ifname for a in node.attachments if a.network == "mgmt"),
         "plumbing": PLUMBING,
         "addresses": {a.ifname: a.address for a in node.attachments if a.address},
         "gateway": node.gateway,

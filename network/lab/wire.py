@@ -3,6 +3,7 @@ addresses, and let the lab's automation account in. Idempotent; prints what it c
 
 Argument: one JSON object
   links     {mac: ifname}              interfaces by the MAC Docker gave them
+  management "eth0"                    the management interface: Docker's address stays
   plumbing  "198.18.0.0/15"            Docker's throwaway addresses, removed from links
   addresses {ifname: "a.b.c.d/len"}    servers only: routers configure their own
   gateway   "a.b.c.d" | null           servers only: default route
@@ -30,39 +31,62 @@ def links():
     return {i["address"]: i for i in json.loads(ip("-j", "link", "show")) if i.get("link_type") == "ether"}
 
 
+def addresses(name):
+    shown = json.loads(ip("-j", "-4", "addr", "show", "dev", name))  # [] when it has no IPv4 address
+    return [f"{a['local']}/{a['prefixlen']}" for entry in shown for a in entry.get("addr_info", [])]
+
+
+def frr_active():
+    return subprocess.run(["systemctl", "is-active", "--quiet", "frr"]).returncode == 0
+
+
 def main(spec):
     changes = []
     plumbing = ipaddress.ip_network(spec["plumbing"])
     by_mac = links()
-    wanted = {mac: name for mac, name in spec["links"].items() if mac in by_mac}
     missing = sorted(set(spec["links"]) - set(by_mac))
     if missing:
         raise SystemExit(f"no interface with MAC {', '.join(missing)}")
-    # rename in two steps, so that swapping two names never collides
+    wanted = spec["links"]
+    link_names = [name for name in wanted.values() if name != spec["management"]]
     wrong = {mac: name for mac, name in wanted.items() if by_mac[mac]["ifname"] != name}
+    docker_addresses = [
+        (by_mac[mac]["ifname"], a)
+        for mac, name in wanted.items()
+        if name != spec["management"]
+        for a in addresses(by_mac[mac]["ifname"])
+        if ipaddress.ip_interface(a).ip in plumbing
+    ]
+    # Docker attaches networks in no fixed order when it restarts a node: FRR may then have
+    # put addresses on the wrong interfaces. Stop it, start the links afresh, start it again.
+    reset = bool(wrong or docker_addresses)
+    restart_frr = reset and frr_active()
+    if restart_frr:
+        subprocess.run(["systemctl", "stop", "frr"], check=True)
+    # rename in two steps, so that swapping two names never collides
     for n, mac in enumerate(wrong):
         ip("link", "set", "dev", by_mac[mac]["ifname"], "down")
         ip("link", "set", "dev", by_mac[mac]["ifname"], "name", f"jbtmp{n}")
     for n, (mac, name) in enumerate(wrong.items()):
         ip("link", "set", "dev", f"jbtmp{n}", "name", name)
         changes.append(f"{by_mac[mac]['ifname']} -> {name}")
+    if reset:
+        for name in link_names:  # routers: FRR puts its own back; servers: see below
+            for address in addresses(name):
+                ip("addr", "del", address, "dev", name)
+        changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses)
     for name in wanted.values():
         state = json.loads(ip("-j", "link", "show", "dev", name))[0]
         if "UP" not in state["flags"]:
             ip("link", "set", "dev", name, "up")
-            if name not in [c.split(" -> ")[-1] for c in changes]:
+            if not reset:
                 changes.append(f"{name} up")
 
-    for entry in json.loads(ip("-j", "-4", "addr", "show")):
-        if entry["ifname"] not in wanted.values():
-            continue
-        for addr in entry.get("addr_info", []):
-            if ipaddress.ip_address(addr["local"]) in plumbing:
-                ip("addr", "del", f"{addr['local']}/{addr['prefixlen']}", "dev", entry["ifname"])
-                changes.append(f"{entry['ifname']}: docker address {addr['local']} removed")
     for name, address in spec.get("addresses", {}).items():
-        shown = json.loads(ip("-j", "-4", "addr", "show", "dev", name))  # [] when it has no IPv4 address
-        have = {f"{a['local']}/{a['prefixlen']}" for entry in shown for a in entry.get("addr_info", [])}
+        have = addresses(name)
+        for extra in set(have) - {address}:
+            ip("addr", "del", extra, "dev", name)
+            changes.append(f"{name}: {extra} removed")
         if address not in have:
             ip("addr", "add", address, "dev", name)
             changes.append(f"{name}: {address}")
@@ -71,6 +95,9 @@ def main(spec):
         if [r.get("gateway") for r in routes] != [spec["gateway"]]:
             ip("route", "replace", "default", "via", spec["gateway"])
             changes.append(f"default via {spec['gateway']}")
+    if restart_frr:
+        subprocess.run(["systemctl", "start", "frr"], check=True)
+        changes.append("frr restarted on the wired links")
 
     user, key = spec["user"], spec["key"]
     if subprocess.run(["id", user], capture_output=True).returncode:

@@ -1,0 +1,71 @@
+"""lab up / down on a second, tiny environment: down removes exactly what up made.
+
+It runs beside the main lab (its own name and management network) and checks that the
+main lab is untouched by both.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from network.lab import engine, runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+JINBAO = str(Path(sys.executable).parent / "jinbao")
+KEEP = {"ministry", "zhejiang", "hangzhou"}
+
+
+def _jinbao(*args: str) -> dict:
+    done = subprocess.run([JINBAO, *args, "--json"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"jinbao {' '.join(args)}: {done.stdout[-1500:]} {done.stderr[-1500:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _ours(client, name: str):
+    label = {"label": f"{runtime.LABEL}={name}"}
+    return client.containers.list(all=True, filters=label), client.networks.list(filters=label)
+
+
+def test_down_removes_exactly_what_up_made(lab, tmp_path):
+    env = tmp_path / "lifecycle"
+    env.mkdir()
+    for item in ("group_vars", "jinbao.yml", ".vault-password"):
+        source = lab.env / item
+        target = env / item
+        if source.is_dir():
+            subprocess.run(["cp", "-r", str(source), str(target)], check=True)
+        else:
+            target.write_bytes(source.read_bytes())
+    sites = yaml.safe_load((lab.env / "sites.yml").read_text())
+    sites["sites"] = [s for s in sites["sites"] if s["id"] in KEEP]
+    (env / "sites.yml").write_text(yaml.safe_dump(sites, allow_unicode=True, sort_keys=False))
+    addressing = yaml.safe_load((lab.env / "addressing.yml").read_text())
+    addressing["base"] = str((lab.env / addressing["base"]).resolve())
+    addressing["management"] = {"supernet": "172.24.9.0/24"}  # beside the main lab's
+    (env / "addressing.yml").write_text(yaml.safe_dump(addressing))
+
+    client = engine.connect()
+    before_main = _ours(client, lab.network.name)
+    _jinbao("plan", str(env))
+    try:
+        report = _jinbao("lab", "up", str(env))
+        assert report["changed"] is True
+        containers, networks = _ours(client, "lifecycle")
+        assert sorted(c.labels["jinbao.node"] for c in containers) == ["hangzhou-r1", "ministry-r1", "zhejiang-r1"]
+        # mgmt, the two lines, three LANs
+        assert len(networks) == 6, [n.name for n in networks]
+        assert (env / ".lab" / "ssh" / "known_hosts").read_text().count("ssh-ed25519") == 3
+        assert _jinbao("lab", "up", str(env))["changed"] is False
+    finally:
+        removed = _jinbao("lab", "down", str(env))["removed"]
+    assert len(removed) == 3 + 6 + 1, removed  # containers, networks, the .lab directory
+    assert _ours(client, "lifecycle") == ([], [])
+    assert not (env / ".lab").exists()
+    after_main = _ours(client, lab.network.name)
+    assert [{c.id for c in part} for part in after_main] == [{c.id for c in part} for part in before_main]
+    assert runtime.status(lab.topology).ok
