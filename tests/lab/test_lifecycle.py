@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -69,3 +70,39 @@ def test_down_removes_exactly_what_up_made(lab, tmp_path):
     after_main = _ours(client, lab.network.name)
     assert [{c.id for c in part} for part in after_main] == [{c.id for c in part} for part in before_main]
     assert runtime.status(lab.topology).ok
+
+
+def _links(host) -> dict[str, list[str]]:
+    shown = json.loads(host.check_output("ip -j -4 addr show"))
+    return {e["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", [])) for e in shown}
+
+
+def _converged(host, ospf: int, bgp: int) -> bool:
+    neighbours = json.loads(host.check_output("vtysh -c 'show ip ospf neighbor json'")).get("neighbors", {})
+    full = sum(1 for entries in neighbours.values() for e in entries if e["state"].startswith("Full"))
+    peers = json.loads(host.check_output("vtysh -c 'show bgp ipv4 unicast summary json'") or "{}").get("peers", {})
+    established = sum(1 for p in peers.values() if p.get("state") == "Established")
+    return full == ospf and established == bgp
+
+
+def test_a_node_docker_restarted_comes_back_as_the_model_says(lab):
+    """Docker re-attaches networks in any order on a restart; lab up puts names and addresses right."""
+    router = max(lab.routers(), key=lambda n: len(n.attachments))
+    host = lab.host(router.name)
+    before = _links(host)
+    ospf = json.loads(host.check_output("vtysh -c 'show ip ospf neighbor json'")).get("neighbors", {})
+    peers = json.loads(host.check_output("vtysh -c 'show bgp ipv4 unicast summary json'") or "{}").get("peers", {})
+    ospf_count, bgp_count = sum(len(v) for v in ospf.values()), len(peers)
+    assert ospf_count or bgp_count
+
+    client = engine.connect()
+    client.containers.get(runtime.container_name(lab.topology, router.name)).restart()
+    report = _jinbao("lab", "up", str(lab.env))
+    assert report["changed"] is True and router.name in report["wired"]
+    lab._hosts.pop(router.name)  # a new sshd: a new connection
+    host = lab.host(router.name)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _converged(host, ospf_count, bgp_count):
+        time.sleep(1)
+    assert _links(host) == before
+    assert _converged(host, ospf_count, bgp_count), f"{router.name} did not get its adjacencies back in 90 s"
