@@ -57,6 +57,52 @@ class Lab:
         """The router's LAN address: the LAN's first host (network.render.context)."""
         return str(ipaddress.ip_network(self.allocations.sites[node.site]["lan"])[1])
 
+    # --- what the WAN must carry (tests/lab/test_wan.py) ------------------------------
+    def townships(self):
+        found = [n for n in self.routers() if self.site(n).tier == "township"]
+        assert len(found) >= 3, "the lab should have at least three townships"
+        return found
+
+    def owners(self):
+        """Address → router, for every address a township must reach (see targets)."""
+        owners = {}
+        for router in self.routers():
+            site = self.site(router)
+            if site.tier == "datacenter":
+                owners[self.allocations.devices[f"{site.id}/r1"]["loopback"]] = router
+                for attachment in router.attachments:  # unrouted zones (the DMZ) have no router leg
+                    net = self.topology.networks[attachment.network]
+                    if net.kind == "zone":
+                        owners[str(ipaddress.ip_network(net.subnet)[1])] = router
+            if site.tier == "ministry":
+                owners[self.lan_address(router)] = router
+        return owners
+
+    def targets(self, township):
+        """(description, address) a township must reach: the loopback and zone gateways of the
+        DCs of its province, and the ministry's LAN."""
+        province = self.network.province_of(self.site(township))
+        found = []
+        for address, router in self.owners().items():
+            site = self.site(router)
+            if site.tier == "ministry":
+                found.append(("ministry LAN", address))
+            elif self.network.province_of(site) == province:
+                loopback = self.allocations.devices[f"{site.id}/r1"]["loopback"]
+                found.append((f"{site.id} {'loopback' if address == loopback else 'zone gateway'}", address))
+        return found
+
+    def unreachable(self, count: int = 1) -> list[str]:
+        """What townships cannot reach now (ping from their LAN address)."""
+        failures = []
+        for township in self.townships():
+            source = self.lan_address(township)
+            for description, address in self.targets(township):
+                result = self.host(township.name).run(f"ping -c {count} -i 0.3 -W 2 -I {source} {address}")
+                if result.rc != 0:
+                    failures.append(f"{township.name} ({source}) → {description} {address}")
+        return failures
+
     def ansible(self, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
         """ansible-playbook of this venv against this environment, from the repository root."""
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env_extra or {})}

@@ -106,3 +106,7 @@ def test_a_node_docker_restarted_comes_back_as_the_model_says(lab):
         time.sleep(1)
     assert _links(host) == before
     assert _converged(host, ospf_count, bgp_count), f"{router.name} did not get its adjacencies back in 90 s"
+    # and the network is whole again: every township reaches what it must
+    while time.monotonic() < deadline + 60 and lab.unreachable():
+        time.sleep(2)
+    assert not lab.unreachable(), "the WAN did not recover within 150 s of the restart"
