@@ -1,0 +1,80 @@
+"""Device drivers: NAPALM for every platform, one session per device.
+
+``jinbao_frr`` (the lab's FRR routers) is this package's own driver; production platforms
+use their NAPALM community drivers (``huawei_vrp`` from napalm-huawei-vrp) and netmiko's
+device types, as named in network/platforms/<platform>.yml.
+
+Credentials: in the lab, the automation account and key that `jinbao lab up` made, with
+pinned host keys; elsewhere the admin account of ``jinbao_admin_users`` and its password
+from the vault (``vault_jinbao_user_passwords``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from network.errors import JinbaoError, Problem
+from network.model import Network
+from network.render.context import platform
+
+
+@dataclass(frozen=True)
+class Target:
+    """One device to talk to."""
+
+    hostname: str  # inventory hostname
+    platform: str
+    address: str  # management address
+    username: str
+    password: str
+    optional_args: dict
+
+
+def targets(env: Path, network: Network, allocations, secrets=None, limit: list[str] | None = None) -> list[Target]:
+    lab_ssh = env / ".lab" / "ssh"
+    found = []
+    for site, device in network.iter_devices():
+        hostname = network.hostname(site, device.name)
+        if limit and not any(_matches(hostname, site, pattern) for pattern in limit):
+            continue
+        address = allocations.devices[f"{site.id}/{device.name}"]["management"]
+        if device.platform == "frr" and (lab_ssh / "id_ed25519").exists():
+            user = str(network.settings.get("ansible_user", "jinbao"))
+            args = {"key_file": str(lab_ssh / "id_ed25519"), "known_hosts": str(lab_ssh / "known_hosts")}
+            found.append(Target(hostname, device.platform, address, user, "", args))
+            continue
+        admin = next((u.name for u in network.policy.admin_users if u.role == "admin"), None)
+        password = secrets.password(admin) if secrets is not None and admin else ""
+        if not admin or not password:
+            raise JinbaoError(
+                Problem("group_vars/all", hostname, "jinbao_admin_users", "no admin account with a vault password")
+            )
+        found.append(Target(hostname, device.platform, address, admin, password, {}))
+    if limit and not found:
+        raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no device: {', '.join(limit)}"))
+    return found
+
+
+def _matches(hostname: str, site, pattern: str) -> bool:
+    from fnmatch import fnmatch
+
+    return fnmatch(hostname, pattern) or fnmatch(site.id, pattern)
+
+
+def driver_class(platform_name: str):
+    name = platform(platform_name)["napalm"]
+    if name == "jinbao_frr":
+        from network.drivers.frr import FrrDriver
+
+        return FrrDriver
+    from napalm import get_network_driver
+
+    return get_network_driver(name)
+
+
+def open_driver(target: Target, timeout: int = 30):
+    cls = driver_class(target.platform)
+    device = cls(target.address, target.username, target.password, timeout=timeout, optional_args=target.optional_args)
+    device.open()
+    return device
