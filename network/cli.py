@@ -288,6 +288,116 @@ def generate(
     out.print(f"[green]✓[/] {output}: {summary} in {time.perf_counter() - started:.1f}s")
 
 
+LimitOpt = Annotated[
+    list[str] | None,
+    typer.Option("--limit", help="Only these devices: hostname or site id, globs allowed (repeatable)."),
+]
+DEVICE_FAILED = 3  # exit code: the intent is fine, a device failed (unreachable, refused, rolled back)
+
+
+def _devices(env: Path, limit, vault_password_file=None):
+    from network.drivers import targets
+    from network.render import load_secrets
+
+    network, allocations = _planned(env)
+    secrets = load_secrets(env, vault_password_file)
+    return network, allocations, secrets, targets(env, network, allocations, secrets, limit)
+
+
+@app.command()
+def backup(
+    env: EnvArg,
+    to: Annotated[Path | None, typer.Option(help="Git repository of backups; default backups/<env>.")] = None,
+    limit: LimitOpt = None,
+    vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch every device's running config into a git history: one commit per run, secrets scrubbed.
+
+    Exit 3 when a device could not be read (the others are still backed up)."""
+    from network.backup import backup as run_backup
+
+    with _errors(as_json):
+        network, _, _, found = _devices(env, limit, vault_password_file)
+        report = run_backup(network.name, found, to or Path("backups") / network.name)
+    if as_json:
+        print(json.dumps({"ok": not report.failed, **report.as_dict()}))
+    else:
+        for host, error in sorted(report.failed.items()):
+            err.print(f"[red]✗[/] {host}: {escape(error)}", highlight=False)
+        commit = f"commit {report.commit[:10]}" if report.commit else "no change, no commit"
+        out.print(
+            f"{'[green]✓[/]' if not report.failed else '[red]✗[/]'} {report.directory}: {len(report.changed)} changed, "
+            f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; {commit} in {report.seconds:.1f}s"
+        )
+    if report.failed:
+        raise typer.Exit(DEVICE_FAILED)
+
+
+@app.command()
+def push(
+    env: EnvArg,
+    limit: LimitOpt = None,
+    check: Annotated[bool, typer.Option("--check", help="Show the diffs only; exit 1 if any device differs.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before committing.")] = False,
+    confirm_in: Annotated[int, typer.Option(help="Seconds a device waits for confirmation, then reverts.")] = 90,
+    vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push the rendered configs: diff per device, ask, commit with commit-confirm, roll back on failure.
+
+    Exit 0 done (or nothing to do), 1 --check found differences, 3 a device failed or was rolled back."""
+    from network import push as pusher
+    from network.render import Renderer
+
+    with _errors(as_json):
+        network, allocations, secrets, found = _devices(env, limit, vault_password_file)
+        renderer = Renderer(network, allocations, secrets)
+        devices = {network.hostname(s, d.name): (s, d) for s, d in network.iter_devices()}
+        intended = {t.hostname: renderer.render(*devices[t.hostname]) for t in found}
+
+    def ask(diffs) -> bool:
+        _print_diffs(diffs)
+        if yes:
+            return True
+        if as_json or not sys.stdin.isatty():
+            err.print("[red]refusing to commit without --yes (no terminal to ask on)[/]")
+            return False
+        return typer.confirm(f"Commit {sum(d.status == 'pending' for d in diffs)} device(s)?")
+
+    outcomes = pusher.run(found, intended, check=check, confirm=ask, confirm_in=confirm_in)
+    if as_json:
+        print(json.dumps({"ok": all(o.ok for o in outcomes), "devices": [o.as_dict() for o in outcomes]}))
+    else:
+        if check:
+            _print_diffs(outcomes)
+        table = Table("device", "status", "seconds", "error")
+        colours = {
+            "unchanged": "green",
+            "pending": "yellow",
+            "committed": "green",
+            "rolled-back": "red",
+            "failed": "red",
+        }
+        for o in outcomes:
+            status = f"[{colours.get(o.status, 'red')}]{o.status}[/]"
+            table.add_row(o.hostname, status, f"{o.seconds:.1f}", escape(o.error[:200]))
+        out.print(table)
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(DEVICE_FAILED)
+    if check and any(o.status == "pending" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _print_diffs(outcomes) -> None:
+    for o in outcomes:
+        if o.diff:
+            err.print(f"[bold]--- {o.hostname}[/]")
+            for line in o.diff.splitlines():
+                colour = "green" if line.startswith("+") else "red" if line.startswith("-") else "white"
+                err.print(f"[{colour}]{escape(line)}[/]", highlight=False)
+
+
 def _topology(env: Path):
     from network.lab import topology
 

@@ -92,11 +92,13 @@ class FrrDriver(NetworkDriver):
     def is_alive(self) -> dict:
         return {"is_alive": bool(self.device and self.device.is_alive())}
 
-    def _run(self, command: str, check: bool = True) -> str:
+    def _run(self, command: str, check: bool = True, timeout: float | None = None) -> str:
         """A shell command on the device; its exit status is checked through a marker."""
         if self.device is None:
             raise ConnectionException(f"{self.hostname}: not connected")
-        output = self.device.send_command(f"{command}; echo __rc=$?", read_timeout=self.timeout, strip_command=True)
+        output = self.device.send_command(
+            f"{command}; echo __rc=$?", read_timeout=timeout or self.timeout, strip_command=True
+        )
         body, _, rc = output.rpartition("__rc=")
         if check and rc.strip() != "0":
             raise CommitError(f"{self.hostname}: `{command}` failed ({rc.strip()}): {body.strip()[-500:]}")
@@ -251,7 +253,7 @@ class FrrDriver(NetworkDriver):
                 f"{s}systemd-run --quiet --unit={REVERT_UNIT} --on-active={int(revert_in)}s "
                 f"--description='jinbao: revert an unconfirmed commit' /bin/sh -c {shlex.quote(restore)}"
             )
-        applied = self._run(f"{s}{RELOAD} --reload {FRR_CONF}", check=False)
+        applied = self._run(f"{s}{RELOAD} --reload {FRR_CONF}", check=False, timeout=min(self.timeout, 15))
         self._candidate = None
         self._run(f"{s}rm -f {CANDIDATE}")
         if "error" in applied.lower() and not revert_in:

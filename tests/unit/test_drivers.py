@@ -1,0 +1,65 @@
+"""Backup scrubbing and the FRR driver's diff parsing, without devices."""
+
+from __future__ import annotations
+
+from network.backup import scrub
+from network.drivers.frr import _diff_from_reload
+
+VRP_FETCH_1 = """!Software Version V800R021C10SPC100
+!Last configuration was updated at 2026-11-20 10:01:02+08:00 by netadmin
+aaa
+ local-user netadmin password irreversible-cipher $1c$Wq3a%^%#salt-one$
+snmp-agent usm-user v3 jinbao-nms authentication-mode sha cipher %^%#Ab12Cd%^%#
+sysname zhejiang-r1
+"""
+VRP_FETCH_2 = """!Software Version V800R021C10SPC100
+!Last configuration was updated at 2026-11-21 09:00:00+08:00 by auditor
+aaa
+ local-user netadmin password irreversible-cipher $1c$Zz9z%^%#salt-two$
+snmp-agent usm-user v3 jinbao-nms authentication-mode sha cipher %^%#Xy98Zw%^%#
+sysname zhejiang-r1
+"""
+
+
+def test_vrp_ciphers_and_timestamps_do_not_show_up_as_changes():
+    first, second = scrub("huawei_vrp", VRP_FETCH_1), scrub("huawei_vrp", VRP_FETCH_2)
+    assert first == second
+    assert "salt" not in first and "Ab12" not in first
+    assert "sysname zhejiang-r1" in first
+    assert "irreversible-cipher <secret>" in first
+
+
+def test_comware_and_frr_secrets_are_removed():
+    comware = scrub(
+        "h3c_comware",
+        "local-user netadmin\n password hash $h$6$abc$def==\nsnmp-agent usm-user v3 n g "
+        "cipher authentication-mode sha $c$3$xyz privacy-mode aes128 $c$3$uvw\n",
+    )
+    assert "$h$" not in comware and "$c$" not in comware and "local-user netadmin" in comware
+    frr = scrub("frr", "router bgp 1\n neighbor 10.0.0.1 password s3cret\n neighbor 10.0.0.1 remote-as 2\n")
+    assert "s3cret" not in frr and "neighbor 10.0.0.1 remote-as 2" in frr
+
+
+def test_a_change_on_the_device_is_not_scrubbed_away():
+    assert scrub("huawei_vrp", VRP_FETCH_1) != scrub("huawei_vrp", VRP_FETCH_1.replace("zhejiang-r1", "other"))
+
+
+def test_frr_reload_output_becomes_a_diff():
+    raw = """
+Lines To Delete
+===============
+interface eth1
+ no ip ospf cost 900
+
+Lines To Add
+============
+interface eth1
+ ip ospf cost 1000
+"""
+    assert _diff_from_reload(raw).splitlines() == [
+        "- interface eth1",
+        "-  no ip ospf cost 900",
+        "+ interface eth1",
+        "+  ip ospf cost 1000",
+    ]
+    assert _diff_from_reload("\nLines To Delete\n===============\n\nLines To Add\n============\n") == ""
