@@ -1,7 +1,8 @@
 """`jinbao`: the command line over the model, IPAM and renderers.
 
-Rich output for people, --json for tools. Exit codes: 0 fine, 1 `plan --check` found
-pending changes, 2 the intent is wrong (every problem is listed, nothing was written).
+Rich output for people, --json for tools. Exit codes: 0 fine, 1 `plan --check` (or
+`push --check`) found pending changes, 2 the intent is wrong (every problem is listed,
+nothing was written), 3 a device failed (the others still ran).
 """
 
 from __future__ import annotations
