@@ -390,6 +390,53 @@ def push(
         raise typer.Exit(1)
 
 
+@app.command()
+def audit(
+    env: EnvArg,
+    limit: LimitOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory; default build/audit/<env>.")] = None,
+    vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Intended vs running on every device, per feature, with the remediation; HTML, JSON and JUnit reports.
+
+    Exit 0 clean, 1 drift found, 3 a device could not be audited."""
+    from network import audit as auditor
+    from network.render import Renderer
+
+    with _errors(as_json):
+        network, allocations, secrets, found = _devices(env, limit, vault_password_file)
+        renderer = Renderer(network, allocations, secrets)
+        devices = {network.hostname(s, d.name): (s, d) for s, d in network.iter_devices()}
+        intended = {t.hostname: renderer.render(*devices[t.hostname]) for t in found}
+    started = time.perf_counter()
+    results = auditor.audit(found, intended)
+    reports = auditor.write_reports(network.name, results, out_dir or Path("build") / "audit" / network.name)
+    if as_json:
+        print(
+            json.dumps(
+                {"ok": all(r.clean for r in results), "reports": reports, "devices": [r.as_dict() for r in results]}
+            )
+        )
+    else:
+        for r in results:
+            if r.error:
+                err.print(f"[red]✗ {r.hostname}[/]: {escape(r.error)}", highlight=False)
+            for feature, lines in r.drift.items():
+                err.print(f"[yellow]~ {r.hostname}[/] {feature}:")
+                for line in lines:
+                    err.print(f"    {escape(line)}", highlight=False)
+        clean = sum(r.clean for r in results)
+        out.print(
+            f"{'[green]✓[/]' if clean == len(results) else '[red]✗[/]'} audit {network.name}: {clean}/{len(results)} "
+            f"clean in {time.perf_counter() - started:.1f}s; report {reports['html']}"
+        )
+    if any(r.error for r in results):
+        raise typer.Exit(DEVICE_FAILED)
+    if any(r.drift for r in results):
+        raise typer.Exit(1)
+
+
 def _print_diffs(outcomes) -> None:
     for o in outcomes:
         if o.diff:

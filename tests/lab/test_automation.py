@@ -124,3 +124,29 @@ def test_push_that_cuts_management_is_rolled_back_byte_identical(lab, all_target
     assert host.check_output("sha256sum /etc/frr/frr.conf") == before_file
     assert host.check_output("vtysh -c 'show running-config'") == before_running
     assert "UP" in json.loads(host.check_output("ip -j link show eth0"))[0]["flags"]
+
+
+def test_audit_finds_drift_with_its_diff_and_push_remediates_it(lab, tmp_path):
+    host = lab.host("yiwu-r1")
+    host.run_test(
+        "vtysh -c 'conf t' -c 'interface eth2' -c 'ip ospf cost 77' -c 'exit' -c 'ip route 10.255.255.0/24 Null0'"
+    )
+    report_dir = tmp_path / "audit"
+    found = _jinbao("audit", str(lab.env), "--out", str(report_dir), "--json")
+    assert found.returncode == 1, found.stdout + found.stderr
+    devices = {d["hostname"]: d for d in json.loads(found.stdout)["devices"]}
+    assert [name for name, d in devices.items() if not d["clean"]] == ["yiwu-r1"]
+    assert devices["yiwu-r1"]["drift"] == {
+        "interfaces": ["  interface eth2", "+  ip ospf cost 1000", "-  ip ospf cost 77"],
+        "routing": ["- ip route 10.255.255.0/24 Null0"],
+    }
+    assert "no ip route 10.255.255.0/24 Null0" in devices["yiwu-r1"]["remediation"]
+    junit = (report_dir / "audit.junit.xml").read_text()
+    assert 'failures="2"' in junit and 'classname="lab.yiwu-r1" name="routing"><failure' in junit
+    assert "yiwu-r1" in (report_dir / "index.html").read_text()
+
+    pushed = _jinbao("push", str(lab.env), "--limit", "yiwu-r1", "--yes", "--json")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    clean = _jinbao("audit", str(lab.env), "--out", str(report_dir), "--json")
+    assert clean.returncode == 0, clean.stdout
+    assert all(d["clean"] for d in json.loads(clean.stdout)["devices"])

@@ -63,3 +63,24 @@ interface eth1
         "+  ip ospf cost 1000",
     ]
     assert _diff_from_reload("\nLines To Delete\n===============\n\nLines To Add\n============\n") == ""
+
+
+def test_audit_compares_configuration_not_decoration():
+    from network.audit import drift
+
+    intended = (
+        "! rendered\nhostname r1\n!\ninterface eth1\n ip ospf cost 10\nexit\n!\nrouter ospf\n area 1 stub\nexit\nend\n"
+    )
+    running = (
+        "Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nhostname r1\n!\n"
+        "interface eth1\n ip ospf cost 10\nexit\n!\nrouter ospf\n area 1 stub\nexit\n!\nend\n"
+    )
+    assert drift(intended, running) == {}
+    changed = running.replace("ip ospf cost 10", "ip ospf cost 7") + "ip route 10.0.0.0/8 Null0\n"
+    assert drift(intended, changed) == {
+        "interfaces": ["  interface eth1", "+  ip ospf cost 10", "-  ip ospf cost 7"],
+        "routing": ["- ip route 10.0.0.0/8 Null0"],
+    }
+    assert drift(intended, running.replace("router ospf\n area 1 stub\nexit\n", "")) == {
+        "routing": ["+ router ospf", "+  area 1 stub"]
+    }

@@ -1,0 +1,187 @@
+"""`jinbao audit`: intended (rendered) vs running, per device and per feature.
+
+Both texts are read as blocks (a top-level line and its indented children) with comments,
+separators and device-added headers dropped, so only configuration is compared. Each
+difference is filed under a feature (interfaces, routing, aaa, logging, acls, system) and
+comes with the remediation the device needs: FRR's own frr-reload.py diff for FRR, which
+is exactly what `jinbao push` would apply.
+
+Reports: JSON for tools, JUnit XML for CI (one test case per device and feature), and one
+HTML page per environment with a drill-down per device.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from network.backup import scrub
+from network.drivers import Target, open_driver
+
+FEATURES = ("interfaces", "routing", "aaa", "logging", "acls", "system")
+_FEATURE_OF = [
+    ("interfaces", re.compile(r"^(interface|vlan)\b")),
+    ("routing", re.compile(r"^(router|ip route|ipv6 route|ip prefix-list|route-map|bgp|ospf|ip as-path)\b")),
+    ("aaa", re.compile(r"^(aaa|local-user|user|username|password|enable password|ssh|stelnet|line)\b")),
+    ("logging", re.compile(r"^(log|logging|info-center|snmp|snmp-agent|ntp|ntp-service|clock)\b")),
+    ("acls", re.compile(r"^(acl|access-list|ip access-list|firewall|traffic)\b")),
+]
+# lines a device adds or prints around its config: not configuration
+_NOISE = re.compile(
+    r"^(!.*|#.*|exit|quit|end|return|Building configuration\.\.\.|Current configuration:?.*|frr version .*)$"
+)
+
+
+def feature_of(top_line: str) -> str:
+    return next((name for name, pattern in _FEATURE_OF if pattern.match(top_line)), "system")
+
+
+def blocks(text: str) -> dict[str, list[str]]:
+    """Top-level line → its children, in order; noise dropped."""
+    result: dict[str, list[str]] = {}
+    current = None
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip() or _NOISE.match(line.strip()):
+            continue
+        if line[0].isspace() and current is not None:
+            result[current].append(line.strip())
+        else:
+            current = line.strip()
+            result.setdefault(current, [])
+    return result
+
+
+def drift(intended: str, running: str) -> dict[str, list[str]]:
+    """Per feature, '+ line' the device lacks and '- line' it has beyond the intent."""
+    want, have = blocks(intended), blocks(running)
+    found: dict[str, list[str]] = {}
+    for top in list(want) + [t for t in have if t not in want]:
+        lines = []
+        if top not in have:
+            lines += [f"+ {top}"] + [f"+  {c}" for c in want[top]]
+        elif top not in want:
+            lines += [f"- {top}"] + [f"-  {c}" for c in have[top]]
+        else:
+            missing = [c for c in want[top] if c not in have[top]]
+            extra = [c for c in have[top] if c not in want[top]]
+            if missing or extra:
+                lines += [f"  {top}"] + [f"+  {c}" for c in missing] + [f"-  {c}" for c in extra]
+        if lines:
+            found.setdefault(feature_of(top), []).extend(lines)
+    return found
+
+
+@dataclass
+class DeviceAudit:
+    hostname: str
+    platform: str
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    remediation: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.drift and not self.error
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "clean": self.clean}
+
+
+def audit_device(target: Target, intended: str, timeout: int = 30) -> DeviceAudit:
+    started = time.perf_counter()
+    result = DeviceAudit(target.hostname, target.platform)
+    try:
+        device = open_driver(target, timeout)
+        try:
+            running = scrub(target.platform, device.get_config(retrieve="running")["running"])
+            result.drift = drift(scrub(target.platform, intended), running)
+            if result.drift:
+                device.load_replace_candidate(config=intended)
+                result.remediation = device.compare_config()
+                device.discard_config()
+        finally:
+            device.close()
+    except Exception as exc:  # reported per device; the audit goes on
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def audit(targets: list[Target], intended: dict[str, str], workers: int = 16) -> list[DeviceAudit]:
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
+        return list(pool.map(lambda t: audit_device(t, intended[t.hostname]), targets))
+
+
+# --- reports ------------------------------------------------------------------------
+def write_reports(environment: str, results: list[DeviceAudit], out_dir: Path) -> dict[str, str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "audit.json", "junit": out_dir / "audit.junit.xml", "html": out_dir / "index.html"}
+    summary = {
+        "environment": environment,
+        "devices": len(results),
+        "clean": sum(r.clean for r in results),
+        "drifted": sum(bool(r.drift) for r in results),
+        "failed": sum(bool(r.error) for r in results),
+    }
+    paths["json"].write_text(json.dumps({"summary": summary, "devices": [r.as_dict() for r in results]}, indent=1))
+    paths["junit"].write_text(_junit(environment, results))
+    paths["html"].write_text(_html(environment, summary, results))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _junit(environment: str, results: list[DeviceAudit]) -> str:
+    suite = ET.Element("testsuite", name=f"jinbao audit {environment}")
+    cases = failures = errors = 0
+    for r in results:
+        for feature in FEATURES:
+            cases += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{environment}.{r.hostname}", name=feature)
+            if r.error:
+                errors += 1
+                ET.SubElement(case, "error", message=r.error[:200]).text = r.error
+            elif feature in r.drift:
+                failures += 1
+                text = "\n".join(r.drift[feature]) + ("\n\nremediation:\n" + r.remediation if r.remediation else "")
+                ET.SubElement(case, "failure", message=f"{len(r.drift[feature])} line(s) differ").text = text
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _html(environment: str, summary: dict, results: list[DeviceAudit]) -> str:
+    e = html.escape
+    rows, details = [], []
+    for r in sorted(results, key=lambda r: (r.clean, r.hostname)):
+        state = "error" if r.error else "drift" if r.drift else "clean"
+        features = ", ".join(r.drift) if r.drift else ""
+        rows.append(
+            f'<tr class="{state}"><td><a href="#{e(r.hostname)}">{e(r.hostname)}</a></td><td>{e(r.platform)}</td>'
+            f"<td>{state}</td><td>{e(features)}</td><td>{e(r.error)}</td></tr>"
+        )
+        body = "".join(f"<h4>{e(f)}</h4><pre>{e(chr(10).join(lines))}</pre>" for f, lines in r.drift.items()) + (
+            f"<h4>remediation</h4><pre>{e(r.remediation)}</pre>" if r.remediation else ""
+        )
+        details.append(
+            f'<details id="{e(r.hostname)}"{" open" if not r.clean else ""}><summary>{e(r.hostname)} — {state}'
+            f"</summary>{body or '<p>running config equals the intent</p>'}{f'<p>{e(r.error)}</p>' if r.error else ''}"
+            "</details>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>jinbao audit · {e(environment)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .6em}}
+tr.drift td{{background:#fff3cd}}tr.error td{{background:#f8d7da}}pre{{background:#f6f6f6;padding:.5em}}</style></head>
+<body><h1>Configuration audit: {e(environment)}</h1>
+<p>{summary["devices"]} devices: {summary["clean"]} clean, {summary["drifted"]} drifted, {summary["failed"]} failed.</p>
+<table><tr><th>device</th><th>platform</th><th>state</th><th>features</th><th>error</th></tr>{"".join(rows)}</table>
+<h2>Devices</h2>{"".join(details)}</body></html>
+"""
