@@ -3,8 +3,8 @@
 Both texts are read as blocks (a top-level line and its indented children) with comments,
 separators and device-added headers dropped, so only configuration is compared. Each
 difference is filed under a feature (interfaces, routing, aaa, logging, acls, system) and
-comes with the remediation the device needs: FRR's own frr-reload.py diff for FRR, which
-is exactly what `jinbao push` would apply.
+comes with the remediation the device needs: hier_config's for VRP and Comware, FRR's
+own frr-reload.py diff for FRR (exactly what `jinbao push` would apply).
 
 Reports: JSON for tools, JUnit XML for CI (one test case per device and feature), and one
 HTML page per environment with a drill-down per device.
@@ -23,6 +23,7 @@ from xml.etree import ElementTree as ET
 
 from network.backup import scrub
 from network.drivers import Target, open_driver
+from network.render.context import platform
 
 FEATURES = ("interfaces", "routing", "aaa", "logging", "acls", "system")
 _FEATURE_OF = [
@@ -78,6 +79,23 @@ def drift(intended: str, running: str) -> dict[str, list[str]]:
     return found
 
 
+def remediation(platform_name: str, device, running: str, intended: str, scrubbed: str) -> str:
+    """What brings the device to its intent: hier_config where the platform has a driver
+    (VRP, Comware), else the device's own diff (FRR: frr-reload.py)."""
+    if platform(platform_name).get("hier_config"):
+        from hier_config import WorkflowRemediation
+
+        from network.render.hier import parse
+
+        workflow = WorkflowRemediation(parse(platform_name, running), parse(platform_name, scrubbed))
+        return str(workflow.remediation_config)
+    device.load_replace_candidate(config=intended)
+    try:
+        return device.compare_config()
+    finally:
+        device.discard_config()
+
+
 @dataclass
 class DeviceAudit:
     hostname: str
@@ -102,11 +120,10 @@ def audit_device(target: Target, intended: str, timeout: int = 30) -> DeviceAudi
         device = open_driver(target, timeout)
         try:
             running = scrub(target.platform, device.get_config(retrieve="running")["running"])
-            result.drift = drift(scrub(target.platform, intended), running)
+            wanted = scrub(target.platform, intended)  # secrets are compared by neither side
+            result.drift = drift(wanted, running)
             if result.drift:
-                device.load_replace_candidate(config=intended)
-                result.remediation = device.compare_config()
-                device.discard_config()
+                result.remediation = remediation(target.platform, device, running, intended, wanted)
         finally:
             device.close()
     except Exception as exc:  # reported per device; the audit goes on

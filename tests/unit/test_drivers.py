@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from network.backup import scrub
 from network.drivers.frr import _diff_from_reload
+
+GOLDEN_CONFIGS = Path(__file__).resolve().parents[1] / "golden" / "render" / "multivendor" / "expected" / "configs"
 
 VRP_FETCH_1 = """!Software Version V800R021C10SPC100
 !Last configuration was updated at 2026-11-20 10:01:02+08:00 by netadmin
@@ -54,13 +58,13 @@ interface eth1
 Lines To Add
 ============
 interface eth1
- ip ospf cost 1000
+ ip ospf cost 200
 """
     assert _diff_from_reload(raw).splitlines() == [
         "- interface eth1",
         "-  no ip ospf cost 900",
         "+ interface eth1",
-        "+  ip ospf cost 1000",
+        "+  ip ospf cost 200",
     ]
     assert _diff_from_reload("\nLines To Delete\n===============\n\nLines To Add\n============\n") == ""
 
@@ -84,3 +88,34 @@ def test_audit_compares_configuration_not_decoration():
     assert drift(intended, running.replace("router ospf\n area 1 stub\nexit\n", "")) == {
         "routing": ["+ router ospf", "+  area 1 stub"]
     }
+
+
+class _Recorded:
+    """A device that answers get_config with a recorded running config (a replayed session)."""
+
+    def __init__(self, running: str):
+        self.running = running
+
+    def get_config(self, retrieve="all"):
+        return {"running": self.running, "startup": "", "candidate": ""}
+
+    def close(self):
+        pass
+
+
+def test_audit_of_a_comware_device_files_drift_by_feature_with_hier_config_remediation(monkeypatch):
+    from network import audit
+    from network.drivers import Target
+
+    golden = (GOLDEN_CONFIGS / "hefei-r1.cfg").read_text()
+    assert "ospf cost 200" in golden
+    running = golden.replace("ospf cost 200", "ospf cost 7", 1)
+    monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: _Recorded(running))
+    target = Target("hefei-r1", "h3c_comware", "192.0.2.1", "netadmin", "x", {})
+    result = audit.audit_device(target, golden)
+    assert result.error == ""
+    assert list(result.drift) == ["interfaces"]
+    assert "+  ospf cost 200" in result.drift["interfaces"] and "-  ospf cost 7" in result.drift["interfaces"]
+    lines = [line.strip() for line in result.remediation.splitlines() if line.strip()]
+    assert lines[0].startswith("interface GigabitEthernet") and "ospf cost 200" in lines and lines[-1] == "quit"
+    assert audit.audit_device(target, running).clean
