@@ -353,9 +353,7 @@ def push(
 
     with _errors(as_json):
         network, allocations, secrets, found = _devices(env, limit, vault_password_file)
-        renderer = Renderer(network, allocations, secrets)
-        devices = {network.hostname(s, d.name): (s, d) for s, d in network.iter_devices()}
-        intended = {t.hostname: renderer.render(*devices[t.hostname]) for t in found}
+        intended = Renderer(network, allocations, secrets).render_hosts([t.hostname for t in found])
 
     def ask(diffs) -> bool:
         _print_diffs(diffs)
@@ -406,9 +404,7 @@ def audit(
 
     with _errors(as_json):
         network, allocations, secrets, found = _devices(env, limit, vault_password_file)
-        renderer = Renderer(network, allocations, secrets)
-        devices = {network.hostname(s, d.name): (s, d) for s, d in network.iter_devices()}
-        intended = {t.hostname: renderer.render(*devices[t.hostname]) for t in found}
+        intended = Renderer(network, allocations, secrets).render_hosts([t.hostname for t in found])
     started = time.perf_counter()
     results = auditor.audit(found, intended)
     reports = auditor.write_reports(network.name, results, out_dir or Path("build") / "audit" / network.name)

@@ -32,7 +32,9 @@ class Target:
 
 
 def targets(env: Path, network: Network, allocations, secrets=None, limit: list[str] | None = None) -> list[Target]:
-    lab_ssh = env / ".lab" / "ssh"
+    from network.lab.runtime import state_dir
+
+    lab_ssh = state_dir(env) / "ssh"
     found = []
     for site, device in network.iter_devices():
         hostname = network.hostname(site, device.name)

@@ -54,7 +54,6 @@ class FrrDriver(NetworkDriver):
         self.sudo = "sudo -n " if args.get("sudo", True) else ""
         self.device = None
         self._candidate: str | None = None
-        self._merge = False
 
     # --- session ---------------------------------------------------------------------
     def open(self) -> None:
@@ -220,7 +219,7 @@ class FrrDriver(NetworkDriver):
             self._run(f"{self.sudo}rm -f {CANDIDATE}")
             error = MergeConfigException if merge else ReplaceConfigException
             raise error(f"{self.hostname}: {check.strip()[-800:]}")
-        self._candidate, self._merge = config, merge
+        self._candidate = config
 
     def load_replace_candidate(self, filename=None, config=None) -> None:
         self._load(filename, config, merge=False)

@@ -42,6 +42,7 @@ class Node:
     management: str  # address on the management network
     attachments: tuple[Attachment, ...]
     gateway: str | None = None  # servers: default route via the zone gateway
+    device: str = ""  # the device or host name within its site (allocations key <site>/<device>)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,9 @@ def build(network: Network, allocations: Allocations) -> Topology:
                 continue
             attachments.append(Attachment(name, intf["name"]))
         hostname = ctx["hostname"]
-        nodes[hostname] = Node(hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments))
+        nodes[hostname] = Node(
+            hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments), device=device.name
+        )
 
     for site in network.sites.values():
         for host in site.hosts:
@@ -148,5 +151,6 @@ def build(network: Network, allocations: Allocations) -> Topology:
                 entry["management"],
                 (Attachment("mgmt", "eth0"), Attachment(name, HOST_PORT, f"{entry['address']}/{length}")),
                 zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
+                device=host.name,
             )
     return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)

@@ -106,6 +106,14 @@ class Renderer:
                 Problem(f"templates/{device.platform}", self.network.path(site), device.name, str(exc))
             ) from exc
 
+    def render_hosts(self, hostnames) -> dict[str, str]:
+        """Configs of the named devices (inventory hostnames), for push, audit and the Ansible lookup."""
+        devices = {self.network.hostname(s, d.name): (s, d) for s, d in self.network.iter_devices()}
+        unknown = [h for h in hostnames if h not in devices]
+        if unknown:
+            raise RenderError(Problem("sites.yml", "", "", f"no device named {', '.join(unknown)}"))
+        return {h: self.render(*devices[h]) for h in hostnames}
+
     def render_all(
         self,
         out_dir: Path,

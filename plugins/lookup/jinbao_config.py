@@ -47,13 +47,7 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError("jinbao_config: no inventory directory (pass inventory=...)")
         try:
             network, allocations = planned(Path(env))
-            devices = {network.hostname(site, d.name): (site, d) for site, d in network.iter_devices()}
-            renderer = Renderer(network, allocations, load_secrets(Path(env), None))
-            texts = []
-            for term in terms:
-                if term not in devices:
-                    raise AnsibleLookupError(f"jinbao_config: {term} is not a device of {env}")
-                texts.append(renderer.render(*devices[term]))
+            rendered = Renderer(network, allocations, load_secrets(Path(env), None)).render_hosts(list(terms))
         except JinbaoError as exc:
             raise AnsibleLookupError(f"jinbao_config: {exc}") from None
-        return texts
+        return [rendered[term] for term in terms]

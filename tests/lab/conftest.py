@@ -53,6 +53,9 @@ class Lab:
     def router_of(self, site_id: str):
         return next(n for n in self.routers() if n.site == site_id)
 
+    def loopback(self, node) -> str:
+        return self.allocations.devices[f"{node.site}/{node.device}"]["loopback"]
+
     def lan_address(self, node) -> str:
         """The router's LAN address: the LAN's first host (network.render.context)."""
         return str(ipaddress.ip_network(self.allocations.sites[node.site]["lan"])[1])
@@ -69,7 +72,7 @@ class Lab:
         for router in self.routers():
             site = self.site(router)
             if site.tier == "datacenter":
-                owners[self.allocations.devices[f"{site.id}/r1"]["loopback"]] = router
+                owners[self.loopback(router)] = router
                 for attachment in router.attachments:  # unrouted zones (the DMZ) have no router leg
                     net = self.topology.networks[attachment.network]
                     if net.kind == "zone":
@@ -88,8 +91,8 @@ class Lab:
             if site.tier == "ministry":
                 found.append(("ministry LAN", address))
             elif self.network.province_of(site) == province:
-                loopback = self.allocations.devices[f"{site.id}/r1"]["loopback"]
-                found.append((f"{site.id} {'loopback' if address == loopback else 'zone gateway'}", address))
+                kind = "loopback" if address == self.loopback(router) else "zone gateway"
+                found.append((f"{site.id} {kind}", address))
         return found
 
     def unreachable(self, count: int = 1) -> list[str]:

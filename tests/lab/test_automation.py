@@ -31,9 +31,7 @@ def _target(all_targets, name=DEVICE):
 
 
 def _intended(lab, name=DEVICE) -> str:
-    renderer = Renderer(lab.network, lab.allocations, load_secrets(lab.env))
-    site, device = next((s, d) for s, d in lab.network.iter_devices() if lab.network.hostname(s, d.name) == name)
-    return renderer.render(site, device)
+    return Renderer(lab.network, lab.allocations, load_secrets(lab.env)).render_hosts([name])[name]
 
 
 def _jinbao(*args: str) -> subprocess.CompletedProcess:

@@ -70,7 +70,7 @@ def _expected_adjacencies(lab):
             if tiers == {"ministry", "province"}:
                 bgp[node.name].add(parent_ip if peer.site != owner else child_ip)
             else:
-                ospf[node.name].add((lab.allocations.devices[f"{peer.site}/r1"]["loopback"], attachment.ifname))
+                ospf[node.name].add((lab.loopback(peer), attachment.ifname))
     return ospf, bgp
 
 
