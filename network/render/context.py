@@ -155,6 +155,17 @@ class RenderIndex:
         sup_start, _ = to_int(self.network.addressing.provinces.supernet)
         return base + 1 + ((start - sup_start) >> (32 - length))
 
+    def management_plane(self, site: Site) -> dict[str, Any]:
+        """Where a node of this site sends its logs, takes its time and is managed from: the
+        same values for a router's rendered config, a server's Ansible role and the compliance
+        rules that check either."""
+        return {
+            "syslog": list(self.service_hosts(site, "syslog")),
+            "ntp": list(self.service_hosts(site, "ntp")),
+            "managers": list(self.service_hosts(site, "snmp-manager")),
+            "network": self.network.addressing.management.supernet,
+        }
+
     def service_hosts(self, site: Site, service: str) -> tuple[str, ...]:
         """Addresses of the nearest DC hosts providing a service: the site's own DC level first, then up."""
         for candidate in [site, *self.network.ancestors(site)]:
@@ -305,6 +316,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
         bgp["networks"] = exports
         statics = [{"prefix": p, "blackhole": True, "reason": "aggregate announced in BGP"} for p in exports]
 
+    plane = index.management_plane(site)
     users = [{"name": u.name, "role": u.role, "level": 15 if u.role == "admin" else 1} for u in policy.admin_users]
     return {
         "hostname": hostname,
@@ -315,15 +327,15 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
         "management": {
             "interface": names["management"],
             "address": f"{addresses['management']}/{mgmt_len}",
-            "acl": network.addressing.management.supernet,
+            "acl": plane["network"],
             "users": users,
             "idle_timeout": policy.idle_timeout_minutes,
             "lockout": {"attempts": policy.login_lockout.attempts, "minutes": policy.login_lockout.block_minutes},
             "snmp": {"user": policy.snmp.user, "group": policy.snmp.group},
-            "managers": list(index.service_hosts(site, "snmp-manager")),
+            "managers": plane["managers"],
         },
-        "syslog": list(index.service_hosts(site, "syslog")),
-        "ntp": list(index.service_hosts(site, "ntp")),
+        "syslog": plane["syslog"],
+        "ntp": plane["ntp"],
         "domain": policy.domain,
         "timezone": policy.timezone,
         "banner": policy.banner,

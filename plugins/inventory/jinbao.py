@@ -40,7 +40,7 @@ try:
     from network import ipam
     from network.errors import JinbaoError
     from network.model import load
-    from network.render.context import platform
+    from network.render.context import RenderIndex, platform
 except ImportError as exc:  # pragma: no cover - shown by ansible-inventory
     IMPORT_ERROR: ImportError | None = exc
 else:
@@ -78,8 +78,12 @@ class InventoryModule(BaseInventoryPlugin):
         # every device reached over the management network: routers and servers (not localhost)
         self._group("routers", "managed")
         self._group("servers", "managed")
-        self._add_routers(network, plan.allocations)
-        self._add_servers(network, plan.allocations)
+        index = RenderIndex.build(network, plan.allocations)
+        # the private network's address space: the national and the provincial blocks
+        space = [network.addressing.national.supernet, network.addressing.provinces.supernet]
+        self.inventory.set_variable("all", "jinbao_private_networks", space)
+        self._add_routers(network, plan.allocations, index)
+        self._add_servers(network, plan.allocations, index)
 
     def _group(self, name: str, parent: str | None = None) -> str:
         self.inventory.add_group(name)
@@ -88,7 +92,7 @@ class InventoryModule(BaseInventoryPlugin):
             self.inventory.add_child(parent, name)
         return name
 
-    def _add_routers(self, network, allocations) -> None:
+    def _add_routers(self, network, allocations, index) -> None:
         for site, device in network.iter_devices():
             host = network.hostname(site, device.name)
             addresses = allocations.devices[f"{site.id}/{device.name}"]
@@ -116,11 +120,12 @@ class InventoryModule(BaseInventoryPlugin):
                 "jinbao_loopback": addresses["loopback"],
                 "jinbao_lan": allocations.sites.get(site.id, {}).get("lan"),
                 "jinbao_config_file": data["config_file"].format(hostname=host),
+                **_plane(index, site),
             }
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
 
-    def _add_servers(self, network, allocations) -> None:
+    def _add_servers(self, network, allocations, index) -> None:
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
@@ -143,6 +148,19 @@ class InventoryModule(BaseInventoryPlugin):
                     "jinbao_address": addresses["address"],
                     "jinbao_zone_subnet": allocations.zones[f"{site.id}/{server.zone}"],
                     "jinbao_provides": list(server.provides),
+                    **_plane(index, site),
                 }
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
+
+
+def _plane(index, site) -> dict:
+    """jinbao_syslog, jinbao_ntp, jinbao_snmp_managers, jinbao_management_network: the same
+    values a router's rendered config carries (RenderIndex.management_plane)."""
+    plane = index.management_plane(site)
+    return {
+        "jinbao_syslog": plane["syslog"],
+        "jinbao_ntp": plane["ntp"],
+        "jinbao_snmp_managers": plane["managers"],
+        "jinbao_management_network": plane["network"],
+    }

@@ -1,0 +1,58 @@
+"""baseline alone: the level-3 management plane of a Linux node, as the audit's rules want it."""
+
+import pytest
+
+SYSNAME = "1.3.6.1.2.1.1.5.0"  # SNMPv2-MIB::sysName.0 (Debian ships no MIB files)
+SNMP = "-v3 -l authPriv -u jinbao-nms -a SHA -A molecule-auth-key -x AES -X molecule-priv-key"
+
+
+def address(host):
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def test_sshd_is_hardened_and_listens_on_its_address_only(host):
+    config = host.check_output("sshd -T")
+    for line in ("permitrootlogin no", "permitemptypasswords no", "maxauthtries 5", "banner /etc/issue.net"):
+        assert line in config.splitlines()
+    assert f"listenaddress {address(host)}:22" in config
+    assert host.file("/etc/issue.net").contains("Authorised use only")
+
+
+@pytest.mark.parametrize(("user", "admin"), [("netadmin", True), ("auditor", False)])
+def test_named_accounts_for_people(host, user, admin):
+    assert host.user(user).exists
+    assert ("sudo" in host.user(user).groups) is admin
+    assert host.user(user).password in ("!", "*", "!*")  # locked until its owner sets one
+
+
+def test_failed_logins_lock_the_account(host):
+    auth = host.file("/etc/pam.d/common-auth").content_string
+    assert "pam_faillock.so preauth" in auth and "pam_faillock.so authfail" in auth
+    assert auth.index("pam_faillock.so preauth") < auth.index("pam_unix.so") < auth.index("pam_faillock.so authfail")
+    conf = host.file("/etc/security/faillock.conf")
+    assert conf.contains("^deny = 5$") and conf.contains("^unlock_time = 900$")
+
+
+@pytest.mark.parametrize("service", ["ssh", "rsyslog", "chrony", "snmpd", "nftables"])
+def test_management_services_run(host, service):
+    assert host.service(service).is_running or host.run(f"systemctl is-active {service}").stdout.strip() == "active"
+    assert host.service(service).is_enabled
+
+
+def test_logs_are_forwarded_and_time_comes_from_the_dc(host):
+    assert host.file("/etc/rsyslog.d/90-jinbao-forward.conf").contains('target="127.0.0.1" port="514" protocol="tcp"')
+    assert "127.0.0.1" in host.check_output("chronyc -n sources")
+    assert not host.file("/etc/chrony/chrony.conf").contains("^pool ")
+
+
+def test_snmp_answers_v3_authpriv_only(host):
+    ip = address(host)
+    assert "STRING" in host.check_output(f"snmpget {SNMP} -t 2 -r 0 {ip} {SYSNAME}")
+    assert host.run(f"snmpget -v2c -c public -t 1 -r 0 {ip} {SYSNAME}").rc != 0
+    wrong = SNMP.replace("molecule-auth-key", "not-the-auth-key")
+    assert host.run(f"snmpget {wrong} -t 1 -r 0 {ip} {SYSNAME}").rc != 0
+
+
+def test_management_acl_is_loaded(host):
+    table = host.check_output("nft list table inet jinbao_mgmt")
+    assert "tcp dport 22 ip saddr !=" in table and "udp dport 161 ip saddr !=" in table
