@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -394,26 +395,46 @@ def audit(
     limit: LimitOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory; default build/audit/<env>.")] = None,
     vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
+    servers: Annotated[
+        bool, typer.Option("--servers/--no-servers", help="Also check servers: the playbooks in check mode, --diff.")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Intended vs running on every device, per feature, with the remediation; HTML, JSON and JUnit reports.
 
-    Exit 0 clean, 1 drift found, 3 a device could not be audited."""
+    Level-3 compliance rules (network/rules/level3.yml) run on every device too; reviewed
+    exceptions are read from inventories/<env>/waivers.yml.
+
+    Exit 0 clean, 1 drift or a non-compliant device, 3 a device could not be audited."""
     from network import audit as auditor
+    from network import compliance
     from network.render import Renderer
 
     with _errors(as_json):
         network, allocations, secrets, found = _devices(env, limit, vault_password_file)
-        intended = Renderer(network, allocations, secrets).render_hosts([t.hostname for t in found])
+        renderer = Renderer(network, allocations, secrets)
+        hostnames = [t.hostname for t in found]
+        intended = renderer.render_hosts(hostnames)
+        rules = compliance.load_rules()
+        policy = auditor.Policy(rules, compliance.load_waivers(env, rules), renderer.contexts(hostnames))
     started = time.perf_counter()
-    results = auditor.audit(found, intended)
-    reports = auditor.write_reports(network.name, results, out_dir or Path("build") / "audit" / network.name)
+    hosts = []
+    with ThreadPoolExecutor(max_workers=1) as background:
+        checking = None
+        if servers and not limit and any(site.hosts for site in network.sites.values()):
+            from network import servers as server_check
+
+            checking = background.submit(server_check.check, env)  # while the devices are audited
+        results = auditor.audit(found, intended, policy)
+        if checking is not None:
+            hosts = checking.result()
+    reports = auditor.write_reports(
+        network.name, results, out_dir or Path("build") / "audit" / network.name, policy.waivers, hosts
+    )
     if as_json:
-        print(
-            json.dumps(
-                {"ok": all(r.clean for r in results), "reports": reports, "devices": [r.as_dict() for r in results]}
-            )
-        )
+        ok = all(r.clean for r in results) and all(h.clean for h in hosts)
+        devices = [r.as_dict() for r in results]
+        print(json.dumps({"ok": ok, "reports": reports, "devices": devices, "servers": [h.as_dict() for h in hosts]}))
     else:
         for r in results:
             if r.error:
@@ -422,14 +443,29 @@ def audit(
                 err.print(f"[yellow]~ {r.hostname}[/] {feature}:")
                 for line in lines:
                     err.print(f"    {escape(line)}", highlight=False)
-        clean = sum(r.clean for r in results)
+            for rule in r.compliance:
+                if rule.failed:
+                    err.print(f"[red]✗ {r.hostname}[/] {rule.rule} ({escape(rule.title)}):")
+                    for line in rule.evidence:
+                        err.print(f"    {escape(line)}", highlight=False)
+        for h in hosts:
+            if h.error:
+                err.print(f"[red]✗ {h.hostname}[/]: {escape(h.error)}", highlight=False)
+            for change in h.changes:
+                err.print(f"[yellow]~ {h.hostname}[/] would change: {escape(change['task'])}", highlight=False)
+                for line in change["diff"].splitlines():
+                    err.print(f"    {escape(line)}", highlight=False)
+        clean = sum(r.clean for r in results) + sum(h.clean for h in hosts)
+        results_count = len(results) + len(hosts)
+        if hosts:
+            out.print(f"servers: {sum(h.clean for h in hosts)}/{len(hosts)} as the playbooks want them")
         out.print(
-            f"{'[green]✓[/]' if clean == len(results) else '[red]✗[/]'} audit {network.name}: {clean}/{len(results)} "
+            f"{'[green]✓[/]' if clean == results_count else '[red]✗[/]'} audit {network.name}: {clean}/{results_count} "
             f"clean in {time.perf_counter() - started:.1f}s; report {reports['html']}"
         )
-    if any(r.error for r in results):
+    if any(r.error for r in results) or any(h.error for h in hosts):
         raise typer.Exit(DEVICE_FAILED)
-    if any(r.drift for r in results):
+    if any(r.drift or r.noncompliant for r in results) or any(h.changes for h in hosts):
         raise typer.Exit(1)
 
 

@@ -129,6 +129,11 @@ class FrrDriver(NetworkDriver):
         return base64.b64decode(encoded.strip().splitlines()[-1] if encoded.strip() else "").decode()
 
     # --- getters ---------------------------------------------------------------------
+    def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
+        """NAPALM's cli(): shell commands on the router (its Linux side), output by command.
+        A failing command's output (its error message) is returned, not raised."""
+        return {command: self._run(f"{{ {command}; }} 2>&1", check=False) for command in commands}
+
     def get_config(self, retrieve: str = "all", full: bool = False, sanitized: bool = False, format: str = "text"):
         result = {"running": "", "startup": "", "candidate": ""}
         if retrieve in ("all", "running"):

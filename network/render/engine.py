@@ -106,13 +106,21 @@ class Renderer:
                 Problem(f"templates/{device.platform}", self.network.path(site), device.name, str(exc))
             ) from exc
 
-    def render_hosts(self, hostnames) -> dict[str, str]:
-        """Configs of the named devices (inventory hostnames), for push, audit and the Ansible lookup."""
+    def _devices(self, hostnames) -> dict[str, tuple[Site, object]]:
         devices = {self.network.hostname(s, d.name): (s, d) for s, d in self.network.iter_devices()}
         unknown = [h for h in hostnames if h not in devices]
         if unknown:
             raise RenderError(Problem("sites.yml", "", "", f"no device named {', '.join(unknown)}"))
-        return {h: self.render(*devices[h]) for h in hostnames}
+        return {h: devices[h] for h in hostnames}
+
+    def render_hosts(self, hostnames) -> dict[str, str]:
+        """Configs of the named devices (inventory hostnames), for push, audit and the Ansible lookup."""
+        return {h: self.render(*sd) for h, sd in self._devices(hostnames).items()}
+
+    def contexts(self, hostnames) -> dict[str, dict]:
+        """The render context of the named devices (what their configs are made from), with
+        the site id under ``site.id``: compliance rules check a device against these values."""
+        return {h: device_context(self.index, *sd) for h, sd in self._devices(hostnames).items()}
 
     def render_all(
         self,

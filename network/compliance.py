@@ -1,0 +1,264 @@
+"""Level-3 compliance: the rules of network/rules/level3.yml run against each device, with
+the reviewed waivers of inventories/<env>/waivers.yml.
+
+A rule's checks read the device's running config or, for Linux nodes, a command's output,
+and require or forbid patterns rendered from the device's own render context (so a rule
+asks for exactly the syslog host, banner or management network the model gives the
+device). Results per device and rule: ``pass``, ``fail``, ``waived`` (failed, with a valid
+waiver), or ``error`` (the check could not be run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from network.errors import JinbaoError, Problem
+
+RULES_FILE = Path(__file__).parent / "rules" / "level3.yml"
+WAIVERS_FILE = "waivers.yml"
+WAIVER_FIELDS = ("rule", "devices", "reason", "approved_by", "ticket", "expires")
+
+
+@dataclass(frozen=True)
+class Check:
+    source: str  # "running" or a shell command (Jinja)
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    each: str | None = None  # dotted path of a context list: the check runs per item
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    control: str
+    checks: dict[str, tuple[Check, ...]]  # platform → checks
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Waiver:
+    rule: str
+    devices: tuple[str, ...]
+    reason: str
+    approved_by: str
+    ticket: str
+    expires: dt.date
+
+    def covers(self, hostname: str, site: str) -> bool:
+        return any(fnmatch(hostname, p) or fnmatch(site, p) for p in self.devices)
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    title: str
+    status: str  # pass | fail | waived | error
+    evidence: list[str] = field(default_factory=list)
+    waiver: dict | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("fail", "error")
+
+
+def _environment() -> SandboxedEnvironment:
+    from network.render.engine import environment
+
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters.update(environment().filters)
+    env.filters["re"] = re.escape
+    return env
+
+
+_ENV = _environment()
+
+
+def load_rules(path: Path = RULES_FILE) -> list[Rule]:
+    data = yaml.safe_load(Path(path).read_text())
+    rules = []
+    for i, raw in enumerate(data.get("rules") or []):
+        where = f"rules[{i}]"
+        missing = [k for k in ("id", "title", "control", "checks") if not raw.get(k)]
+        if missing:
+            raise JinbaoError(Problem(str(path), where, ", ".join(missing), "is required"))
+        checks = {}
+        for platform_name, items in raw["checks"].items():
+            built = []
+            for j, item in enumerate(items):
+                unknown = set(item) - {"source", "require", "forbid", "each"}
+                if unknown or not item.get("source") or not (item.get("require") or item.get("forbid")):
+                    raise JinbaoError(
+                        Problem(
+                            str(path),
+                            f"{raw['id']}.checks.{platform_name}[{j}]",
+                            ", ".join(sorted(unknown)) or "source/require/forbid",
+                            "a check has a source and patterns to require or forbid, nothing else",
+                        )
+                    )
+                require, forbid = tuple(item.get("require", ())), tuple(item.get("forbid", ()))
+                built.append(Check(item["source"], require, forbid, item.get("each")))
+            checks[platform_name] = tuple(built)
+        rules.append(Rule(raw["id"], raw["title"], raw["control"], checks, tuple(raw.get("needs", ()))))
+    ids = [r.id for r in rules]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate:
+        raise JinbaoError(Problem(str(path), duplicate, "id", "is used by two rules"))
+    return rules
+
+
+def load_waivers(env: Path, rules: list[Rule]) -> list[Waiver]:
+    """The environment's reviewed exceptions. Every field is required; an unknown rule, a
+    missing reason or approver, or a date that is not a date is refused, naming the waiver."""
+    path = Path(env) / WAIVERS_FILE
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text()) or {}
+    known = {r.id for r in rules}
+    waivers, problems = [], []
+    for i, raw in enumerate(data.get("waivers") or []):
+        where = f"waivers[{i}]" + (f" ({raw.get('rule')})" if isinstance(raw, dict) and raw.get("rule") else "")
+        if not isinstance(raw, dict):
+            problems.append(Problem(WAIVERS_FILE, where, "", "is not a mapping"))
+            continue
+        missing = [k for k in WAIVER_FIELDS if not raw.get(k)]
+        unknown = sorted(set(raw) - set(WAIVER_FIELDS))
+        if missing:
+            problems.append(Problem(WAIVERS_FILE, where, ", ".join(missing), "is required (reviewed waivers only)"))
+        if unknown:
+            problems.append(Problem(WAIVERS_FILE, where, ", ".join(unknown), "is not a waiver field"))
+        if raw.get("rule") and raw["rule"] not in known:
+            problems.append(Problem(WAIVERS_FILE, where, "rule", f"{raw['rule']} is not a rule of {RULES_FILE.name}"))
+        expires = raw.get("expires")
+        if expires and not isinstance(expires, dt.date):
+            problems.append(Problem(WAIVERS_FILE, where, "expires", f"{expires!r} is not a date (YYYY-MM-DD)"))
+        devices = raw.get("devices")
+        if devices is not None and not (isinstance(devices, list) and all(isinstance(d, str) for d in devices)):
+            problems.append(Problem(WAIVERS_FILE, where, "devices", "is a list of hostnames or site ids (globs)"))
+        if missing or unknown or problems:
+            continue
+        waivers.append(
+            Waiver(
+                raw["rule"],
+                tuple(devices),
+                str(raw["reason"]),
+                str(raw["approved_by"]),
+                str(raw["ticket"]),
+                expires,
+            )
+        )
+    if problems:
+        raise JinbaoError(problems)
+    return waivers
+
+
+def _lookup(context: dict, dotted: str) -> Any:
+    value: Any = context
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+@cache
+def _template(text: str):
+    return _ENV.from_string(text)
+
+
+def _render(text: str, context: dict, item: Any = None) -> str:
+    return _template(text).render(context, item=item)
+
+
+def evaluate(
+    rules: list[Rule],
+    platform_name: str,
+    context: dict,
+    read: Callable[[str], str],
+    hostname: str,
+    site: str,
+    waivers: list[Waiver] = (),
+    today: dt.date | None = None,
+) -> list[RuleResult]:
+    """Run every rule that has checks for this platform. `read(source)` returns the running
+    config for "running" or a command's output; each distinct source is read once."""
+    today = today or dt.date.today()
+    outputs: dict[str, str | Exception] = {}
+
+    def output(source: str) -> str:
+        if source not in outputs:
+            try:
+                outputs[source] = read(source)
+            except Exception as exc:  # one unreadable source fails the rules that need it, not the audit
+                outputs[source] = exc
+        value = outputs[source]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    results = []
+    for rule in rules:
+        checks = rule.checks.get(platform_name)
+        if checks is None:
+            continue
+        evidence: list[str] = []
+        status = "pass"
+        for need in rule.needs:
+            if not _lookup(context, need):
+                evidence.append(f"the model gives this site no {need} host")
+                status = "fail"
+        try:
+            for check in checks:
+                items = _lookup(context, check.each) if check.each else [None]
+                for item in items:
+                    source = _render(check.source, context, item)
+                    text = output(source)
+                    for pattern in check.require:
+                        wanted = _render(pattern, context, item)
+                        if not re.search(wanted, text, re.M):
+                            evidence.append(f"{source}: missing /{wanted}/")
+                            status = "fail"
+                    for pattern in check.forbid:
+                        unwanted = _render(pattern, context, item)
+                        found = re.search(unwanted, text, re.M)
+                        if found:
+                            line = text[text.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
+                            evidence.append(f"{source}: forbidden /{unwanted}/ in {line.strip()!r}")
+                            status = "fail"
+        except Exception as exc:
+            evidence.append(f"cannot check: {type(exc).__name__}: {exc}")
+            status = "error"
+        result = RuleResult(rule.id, rule.title, status, evidence)
+        if status == "fail":
+            waiver = next((w for w in waivers if w.rule == rule.id and w.covers(hostname, site)), None)
+            if waiver is not None:
+                note = {"reason": waiver.reason, "approved_by": waiver.approved_by, "ticket": waiver.ticket}
+                note["expires"] = waiver.expires.isoformat()
+                if waiver.expires >= today:
+                    result.status, result.waiver = "waived", note
+                else:
+                    result.evidence.append(f"waiver {waiver.ticket} expired on {waiver.expires.isoformat()}")
+        results.append(result)
+    return results
+
+
+def unused_waivers(waivers: list[Waiver], audited: list[tuple[str, str, list[RuleResult]]]) -> list[dict]:
+    """Waivers that excused nothing in this audit (every device they cover passes, or they
+    cover no audited device): candidates for removal at the next review."""
+    used = {
+        (r.waiver["ticket"], r.rule) for _, _, results in audited for r in results if r.status == "waived" and r.waiver
+    }
+    return [
+        {"rule": w.rule, "ticket": w.ticket, "devices": list(w.devices), "expires": w.expires.isoformat()}
+        for w in waivers
+        if (w.ticket, w.rule) not in used
+    ]
