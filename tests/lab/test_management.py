@@ -1,0 +1,147 @@
+"""The level-3 management plane in the lab: logs reach the DC's collector, time comes from
+the DC, SNMP answers v3 only, and `jinbao audit` finds a breach on a router (compliance)
+and on a server (Ansible check mode), names it, and is clean again after a converge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from network.render.context import RenderIndex
+from network.render.secrets import load_secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+JINBAO = str(Path(sys.executable).parent / "jinbao")
+SYSNAME = "1.3.6.1.2.1.1.5.0"  # SNMPv2-MIB::sysName.0
+
+
+def _jinbao(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([JINBAO, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def plane(lab):
+    """Node name → its management plane as the model gives it (collectors, NTP servers)."""
+    index = RenderIndex.build(lab.network, lab.allocations)
+    return {name: index.management_plane(lab.network.sites[node.site]) for name, node in lab.topology.nodes.items()}
+
+
+@pytest.fixture(scope="module")
+def collector(lab, plane):
+    """The node that is the lab's syslog collector and NTP server (the DC's ops host)."""
+    addresses = {a for p in plane.values() for a in p["syslog"]}
+    assert len(addresses) == 1, f"the lab should have one collector, the model gives {addresses}"
+    address = addresses.pop()
+    node = next(
+        n
+        for n in lab.topology.nodes.values()
+        if any(a.address and a.address.split("/")[0] == address for a in n.attachments)
+    )
+    return node.name, address
+
+
+def _routers_served(lab, plane, what: str):
+    served = [r for r in lab.routers() if plane[r.name][what]]
+    assert len(served) >= 5, f"most lab routers should have a {what} host"
+    return served
+
+
+def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
+    name, _ = collector
+    token = uuid.uuid4().hex[:12]
+    routers = _routers_served(lab, plane, "syslog")
+    for router in routers:
+        lab.host(router.name).run_test(f"logger -t jinbao-lab-test {token}-{router.name}")
+    missing = [r.name for r in routers]
+    deadline = time.monotonic() + 30
+    while missing and time.monotonic() < deadline:
+        found = lab.host(name).run(f"grep -rhoa '{token}-[a-z0-9-]*' /var/log/remote/").stdout.split()
+        missing = [r for r in missing if f"{token}-{r}" not in found]
+        time.sleep(1)
+    assert missing == [], f"no log line from {missing} reached {name}"
+    # per-host files, named by the sender
+    listing = lab.host(name).check_output("ls /var/log/remote").split()
+    assert {f"{r.name}.log" for r in routers} <= set(listing)
+
+
+def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):
+    _, address = collector
+    routers = _routers_served(lab, plane, "ntp")
+    unsynced = [r.name for r in routers]
+    deadline = time.monotonic() + 45
+    while unsynced and time.monotonic() < deadline:
+        for name in list(unsynced):
+            host = lab.host(name)
+            line = next((x for x in host.check_output("chronyc -n sources").splitlines() if f" {address} " in x), "")
+            reach = int(line.split()[3], 8) if line else 0  # octal register of the last 8 polls
+            if reach:
+                unsynced.remove(name)
+            else:
+                host.run("chronyc burst 2/4")
+        time.sleep(2)
+    assert unsynced == [], f"{unsynced} never heard from the NTP server {address}"
+
+
+def test_snmp_answers_v3_with_the_vault_keys_and_nothing_else(lab, collector):
+    secrets = load_secrets(lab.env)
+    user = lab.network.policy.snmp.user
+    v3 = f"-v3 -l authPriv -u {user} -a SHA -A '{secrets.snmp_auth_key}' -x AES -X '{secrets.snmp_priv_key}'"
+    manager = lab.host(collector[0])  # on the management network, like a real NMS
+    router = lab.topology.nodes["fotang-r1"]
+    answer = manager.run(f"snmpget {v3} -t 2 -r 1 {router.management} {SYSNAME}")
+    assert answer.rc == 0 and '"fotang-r1"' in answer.stdout, answer.stderr
+    assert manager.run(f"snmpget -v2c -c public -t 1 -r 0 {router.management} {SYSNAME}").rc != 0
+    wrong = v3.replace(secrets.snmp_auth_key, "not-the-auth-key")
+    assert manager.run(f"snmpget {wrong} -t 1 -r 0 {router.management} {SYSNAME}").rc != 0
+
+
+def test_routers_comply_with_level3_or_carry_a_reviewed_waiver(lab, plane, tmp_path):
+    result = _jinbao("audit", str(lab.env), "--no-servers", "--json", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    devices = json.loads(result.stdout)["devices"]
+    assert len(devices) == len(lab.routers())
+    for device in devices:
+        statuses = {c["rule"]: c["status"] for c in device["compliance"]}
+        assert len(statuses) == 8, device["hostname"]
+        waived = {rule for rule, status in statuses.items() if status == "waived"}
+        # only what the model cannot give: a site without collectors may waive syslog and NTP
+        expected = set() if plane[device["hostname"]]["syslog"] else {"L3-SYSLOG", "L3-NTP"}
+        assert waived == expected, device["hostname"]
+        assert set(statuses.values()) <= {"pass", "waived"}, device["hostname"]
+
+
+def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
+    router, server = lab.host("fotang-r1"), lab.host("zj-dc-app1")
+    # an operator enables an SNMP community and drops the management ACL on a router, and
+    # edits the login banner on a server
+    router.run_test("sh -c 'echo \"rocommunity public\" >> /etc/snmp/snmpd.conf' && systemctl restart snmpd")
+    router.run_test("nft delete table inet jinbao_mgmt")
+    server.run_test("sh -c 'echo Welcome > /etc/issue.net'")
+    try:
+        found = _jinbao("audit", str(lab.env), "--json", "--out", str(tmp_path))
+        assert found.returncode == 1, found.stdout[-2000:] + found.stderr[-2000:]
+        report = json.loads(found.stdout)
+        bad = {d["hostname"]: [c for c in d["compliance"] if c["failed"]] for d in report["devices"] if not d["clean"]}
+        assert list(bad) == ["fotang-r1"]
+        assert {c["rule"] for c in bad["fotang-r1"]} == {"L3-SNMPV3", "L3-MGMT-ACL"}
+        snmp = next(c for c in bad["fotang-r1"] if c["rule"] == "L3-SNMPV3")
+        assert any("rocommunity public" in line for line in snmp["evidence"])
+        servers = {h["hostname"]: h for h in report["servers"]}
+        assert [h for h, s in servers.items() if not s["clean"]] == ["zj-dc-app1"]
+        diff = "\n".join(c["diff"] for c in servers["zj-dc-app1"]["changes"])
+        assert "-Welcome" in diff and f"+{lab.network.policy.banner}" in diff
+        junit = (tmp_path / "audit.junit.xml").read_text()
+        assert 'classname="lab.fotang-r1.compliance" name="L3-SNMPV3"><failure' in junit
+        assert 'classname="lab.zj-dc-app1" name="ansible-check"><failure' in junit
+    finally:
+        converged = lab.ansible("playbooks/baseline.yml", "--limit", "fotang-r1,zj-dc-app1")
+        assert converged.returncode == 0, converged.stdout[-3000:]
+    clean = _jinbao("audit", str(lab.env), "--json", "--out", str(tmp_path))
+    assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-2000:]
+    assert "public" not in router.check_output("cat /etc/snmp/snmpd.conf")
