@@ -60,8 +60,9 @@ test: lint unit molecule lab  ## everything CI runs: lint, unit, Molecule, the l
 national: setup  ## generate the national inventory (31 provinces, ~38,500 townships)
 	$(BIN)/jinbao generate inventories/national
 
-bench: setup  ## national validate+allocate+render, +1 township, ansible comparison (prints figures)
+bench: setup  ## national validate+allocate+render, +1 township, ansible comparison, audit throughput (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_national.py
+	PATH=$(BIN):$$PATH $(BIN)/python -W ignore::DeprecationWarning tests/bench/bench_audit.py 100 64
 
 bench-lab: setup  ## lab up (cold and warm image cache), converge from zero, idempotent re-run (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_lab.py $(ENV)

@@ -36,7 +36,8 @@ _FEATURE_OF = [
 ]
 # lines a device adds or prints around its config: not configuration
 _NOISE = re.compile(
-    r"^(!.*|#.*|exit|quit|end|return|Building configuration\.\.\.|Current configuration:?.*|frr version .*)$"
+    r"^(!.*|#.*|exit|quit|end|return|Building configuration\.\.\.|Current configuration:?.*|frr version .*"
+    r"|version \d+\.\d+\.\d+, Release \S+)$"  # the last: Comware's software version line
 )
 
 
@@ -159,10 +160,10 @@ def audit_device(target: Target, intended: str, policy: Policy = Policy(), timeo
 
 
 def audit(
-    targets: list[Target], intended: dict[str, str], policy: Policy = Policy(), workers: int = 16
+    targets: list[Target], intended: dict[str, str], policy: Policy = Policy(), workers: int = 16, timeout: int = 30
 ) -> list[DeviceAudit]:
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
-        return list(pool.map(lambda t: audit_device(t, intended[t.hostname], policy), targets))
+        return list(pool.map(lambda t: audit_device(t, intended[t.hostname], policy, timeout), targets))
 
 
 # --- reports ------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Device drivers: NAPALM for every platform, one session per device.
 
-``jinbao_frr`` (the lab's FRR routers) is this package's own driver; production platforms
-use their NAPALM community drivers (``huawei_vrp`` from napalm-huawei-vrp) and netmiko's
-device types, as named in network/platforms/<platform>.yml.
+``jinbao_frr`` (the lab's FRR routers) and ``jinbao_comware`` (H3C Comware 7 over netmiko's
+``hp_comware``, getters only) are this package's own drivers; Huawei VRP uses the NAPALM
+community driver ``huawei_vrp`` (napalm-huawei-vrp, over netmiko's ``huawei``), as named in
+network/platforms/<platform>.yml. tests/replay runs them against replayed device sessions.
 
 Credentials: in the lab, the automation account and key that `jinbao lab up` made, with
 pinned host keys; elsewhere the admin account of ``jinbao_admin_users`` and its password
@@ -70,6 +71,14 @@ def driver_class(platform_name: str):
         from network.drivers.frr import FrrDriver
 
         return FrrDriver
+    if name == "huawei_vrp":
+        from network.drivers.vrp import HuaweiVrpDriver
+
+        return HuaweiVrpDriver
+    if name == "jinbao_comware":
+        from network.drivers.comware import ComwareDriver
+
+        return ComwareDriver
     from napalm import get_network_driver
 
     return get_network_driver(name)

@@ -50,3 +50,17 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run with the temporary directory as cwd, so build/ lands there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def multivendor_contexts(tmp_path_factory) -> dict[str, dict]:
+    """Render contexts of the golden multivendor case's devices (VRP, Comware, FRR)."""
+    from network import ipam
+    from network.model import load
+    from network.render import Renderer, load_secrets
+
+    env = copy_inventory(GOLDEN / "render" / "multivendor" / "inventory", tmp_path_factory.mktemp("mv") / "inv")
+    network = load(env, cache=False)
+    plan = ipam.allocate(network, ipam.Allocations())
+    renderer = Renderer(network, plan.allocations, load_secrets(env))
+    return renderer.contexts([network.hostname(s, d.name) for s, d in network.iter_devices()])

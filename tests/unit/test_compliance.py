@@ -8,12 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, copy_inventory
+from conftest import GOLDEN
 
-from network import compliance, ipam
+from network import compliance
 from network.errors import JinbaoError
-from network.model import load
-from network.render import Renderer, load_secrets
 
 CASE = GOLDEN / "render" / "multivendor"
 CONFIGS = CASE / "expected" / "configs"
@@ -23,12 +21,8 @@ TODAY = dt.date(2026, 11, 23)
 
 
 @pytest.fixture(scope="module")
-def contexts(tmp_path_factory) -> dict[str, dict]:
-    env = copy_inventory(CASE / "inventory", tmp_path_factory.mktemp("mv") / "inv")
-    network = load(env, cache=False)
-    plan = ipam.allocate(network, ipam.Allocations())
-    renderer = Renderer(network, plan.allocations, load_secrets(env))
-    return renderer.contexts([network.hostname(s, d.name) for s, d in network.iter_devices()])
+def contexts(multivendor_contexts) -> dict[str, dict]:
+    return multivendor_contexts
 
 
 def run(contexts, hostname: str, platform: str, config: str, waivers=(), today=TODAY):
