@@ -9,13 +9,11 @@ go through their own change process with the remediation `jinbao audit` prints.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from napalm.base import NetworkDriver
 from napalm.base.exceptions import ConnectionException
-from netmiko import ConnectHandler
-from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
 
+from network.drivers.session import connect
 from network.drivers.vrp import close_quickly, read_config
 
 NOT_SUPPORTED = (
@@ -37,30 +35,9 @@ class ComwareDriver(NetworkDriver):
         self.device = None
 
     def open(self) -> None:
-        params: dict[str, Any] = {
-            "device_type": "hp_comware",
-            "host": self.hostname,
-            "port": self.port,
-            "username": self.username,
-            "password": self.password,
-            "conn_timeout": self.timeout,
-            "auth_timeout": self.timeout,
-            "banner_timeout": self.timeout,
-            "read_timeout_override": self.timeout,
-            "fast_cli": True,
-            "allow_agent": False,
-            "use_keys": False,
-        }
-        if self.known_hosts:
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
-        try:
-            self.device = ConnectHandler(**params)
-        except NetmikoAuthenticationException as exc:
-            raise ConnectionException(f"{self.hostname}: authentication failed: {exc}") from exc
-        except NetmikoTimeoutException as exc:
-            raise ConnectionException(f"{self.hostname}: unreachable: {exc}") from exc
-        except Exception as exc:
-            raise ConnectionException(f"{self.hostname}: {type(exc).__name__}: {exc}") from exc
+        self.device = connect(
+            "hp_comware", self.hostname, self.port, self.username, self.password, self.timeout, None, self.known_hosts
+        )
 
     def close(self) -> None:
         if self.device is not None:

@@ -18,7 +18,6 @@ import json
 import shlex
 import time
 import uuid
-from typing import Any
 
 from napalm.base import NetworkDriver
 from napalm.base.exceptions import (
@@ -28,8 +27,8 @@ from napalm.base.exceptions import (
     MergeConfigException,
     ReplaceConfigException,
 )
-from netmiko import ConnectHandler
-from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+
+from network.drivers.session import connect
 
 FRR_CONF = "/etc/frr/frr.conf"
 STATE = "/var/lib/jinbao"
@@ -57,31 +56,10 @@ class FrrDriver(NetworkDriver):
 
     # --- session ---------------------------------------------------------------------
     def open(self) -> None:
-        params: dict[str, Any] = {
-            "device_type": "linux",
-            "host": self.hostname,
-            "port": self.port,
-            "username": self.username,
-            "password": self.password or None,
-            "conn_timeout": self.timeout,
-            "auth_timeout": self.timeout,
-            "banner_timeout": self.timeout,
-            "read_timeout_override": self.timeout,
-            "fast_cli": True,
-            "allow_agent": False,
-        }
-        if self.key_file:
-            params.update(use_keys=True, key_file=self.key_file)
-        if self.known_hosts:  # pinned host keys: an unknown key is refused, never learned
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
-        try:
-            self.device = ConnectHandler(**params)
-        except NetmikoAuthenticationException as exc:
-            raise ConnectionException(f"{self.hostname}: authentication failed: {exc}") from exc
-        except NetmikoTimeoutException as exc:
-            raise ConnectionException(f"{self.hostname}: unreachable: {exc}") from exc
-        except Exception as exc:  # paramiko host key refusals, socket errors, ...
-            raise ConnectionException(f"{self.hostname}: {type(exc).__name__}: {exc}") from exc
+        self.device = connect(
+            "linux", self.hostname, self.port, self.username, self.password, self.timeout,
+            key_file=self.key_file, known_hosts=self.known_hosts,
+        )  # fmt: skip
 
     def close(self) -> None:
         if self.device is not None:
