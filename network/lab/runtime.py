@@ -205,6 +205,7 @@ def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, ke
     spec = {
         "links": links,
         "management": next(a.ifname for a in node.attachments if a.network == "mgmt"),
+        "management_address": node.management.split("/")[0],
         "plumbing": PLUMBING,
         "addresses": {a.ifname: a.address for a in node.attachments if a.address},
         "gateway": node.gateway,

@@ -75,6 +75,12 @@ def main(spec):
             for address in addresses(name):
                 ip("addr", "del", address, "dev", name)
         changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses)
+    # the management interface carries Docker's management address only: after a restart FRR
+    # may have put a link's address on it while it still had that link's name
+    for address in addresses(spec["management"]):
+        if ipaddress.ip_interface(address).ip != ipaddress.ip_address(spec["management_address"]):
+            ip("addr", "del", address, "dev", spec["management"])
+            changes.append(f"{spec['management']}: stray {address} removed")
     for name in wanted.values():
         state = json.loads(ip("-j", "link", "show", "dev", name))[0]
         if "UP" not in state["flags"]:

@@ -82,3 +82,16 @@ def test_each_node_has_exactly_the_links_the_model_gives(lab):
         links = json.loads(lab.host(node.name).check_output("ip -j link show"))
         names = {link["ifname"] for link in links if link.get("link_type") == "ether"}
         assert names == {a.ifname for a in node.attachments}, node.name
+
+
+def test_management_interfaces_carry_the_management_address_only(lab):
+    """After Docker restarts a node its interfaces come back in another order; a link address
+    FRR put on the interface that then had the link's name must not stay on the management leg."""
+    wrong = {}
+    for node in lab.topology.nodes.values():
+        ifname = next(a.ifname for a in node.attachments if a.network == "mgmt")
+        shown = json.loads(lab.host(node.name).check_output(f"ip -j -4 addr show dev {ifname}"))
+        found = sorted(a["local"] for entry in shown for a in entry.get("addr_info", []))
+        if found != [node.management]:
+            wrong[node.name] = found
+    assert wrong == {}

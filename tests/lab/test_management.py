@@ -79,7 +79,8 @@ def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):
         for name in list(unsynced):
             host = lab.host(name)
             line = next((x for x in host.check_output("chronyc -n sources").splitlines() if f" {address} " in x), "")
-            reach = int(line.split()[3], 8) if line else 0  # octal register of the last 8 polls
+            # MS Name/IP Stratum Poll Reach ...: Reach is the octal register of the last 8 polls
+            reach = int(line.split()[4], 8) if line else 0
             if reach:
                 unsynced.remove(name)
             else:
