@@ -39,6 +39,10 @@ show_app = typer.Typer(help="Show one object of the model.", no_args_is_help=Tru
 app.add_typer(show_app, name="show")
 lab_app = typer.Typer(help="The lab: this environment as containers on this machine.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+zones_app = typer.Typer(
+    help="Security zones: zones.yml validated and compiled per firewall layer.", no_args_is_help=True
+)
+app.add_typer(zones_app, name="zones")
 out = Console()
 err = Console(stderr=True)
 
@@ -214,6 +218,45 @@ def render(
         f"{len(result.unchanged)} unchanged, {len(result.removed)} removed "
         f"in {time.perf_counter() - started:.2f}s"
     )
+
+
+@zones_app.command("validate")
+def zones_validate(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Check zones.yml against the protection rules; every problem names its flow. Exit 2 if wrong."""
+    from network import zones
+
+    with _errors(as_json):
+        policy = zones.load(env)
+    overdue = zones.overdue(policy)
+    if as_json:
+        print(json.dumps({"ok": True, "flows": len(policy.flows), "overdue": [f.id for f in overdue]}))
+        return
+    for flow in overdue:
+        err.print(f"[yellow]! {flow.id}[/] was due for review on {flow.review} ({flow.owner})")
+    out.print(f"[green]✓[/] {env}/zones.yml: {len(policy.zones)} zones, {len(policy.flows)} flows")
+
+
+@zones_app.command("render")
+def zones_render(
+    env: EnvArg,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory; default build/zones/<env>.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compile zones.yml into each DC's firewall layers: nftables (.nft) or Huawei USG (.cfg)."""
+    from network import zones
+
+    with _errors(as_json):
+        policy = zones.load(env)
+        network, allocations = _planned(env)
+        files = zones.render_all(policy, network, allocations)
+    target = out_dir or Path("build") / "zones" / network.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (target / name).write_text(text)
+    if as_json:
+        print(json.dumps({"ok": True, "directory": str(target), "files": sorted(files)}))
+        return
+    out.print(f"[green]✓[/] {target}: {', '.join(sorted(files))}")
 
 
 @show_app.command("site")

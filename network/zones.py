@@ -1,0 +1,367 @@
+"""Security zones as code: inventories/<env>/zones.yml, validated against the level-3 rules
+and compiled into firewall rules (nftables for Linux firewalls, Huawei USG security-policy).
+
+A flow names a source and a destination (a zone, or ``zone/role`` for the hosts of one role
+in it), a service, why it exists, who owns it and when it is reviewed next. Validation refuses
+what the protection rules forbid, naming the flow:
+
+- nothing from the internet or a partner zone to the core database;
+- the internet reaches only the DMZ; the DMZ reaches the internal network only through the
+  gatekeeper (``via: gatekeeper``: a ferry of files, never an IP path);
+- ``any`` as a service or an address only with a waiver (reason, approver, expiry);
+- every firewall flow crosses a declared firewall layer, and adjacent layers (sharing a zone)
+  are of different vendors.
+
+Addresses are never written here: a zone's subnet and its hosts come from allocations.yml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from network.errors import JinbaoError, ModelError, Problem
+from network.model.schema import Slug, Strict
+
+FILE = "zones.yml"
+ANY = "any"
+Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet"]
+UNTRUSTED = ("internet", "partner")
+
+
+class ZoneSpec(Strict):
+    title: str = Field(min_length=1)
+    kind: Kind
+
+
+class ServiceSpec(Strict):
+    proto: Literal["tcp", "udp"]
+    ports: tuple[int, ...] = Field(min_length=1)
+
+    def model_post_init(self, _context) -> None:
+        if not all(1 <= p <= 65535 for p in self.ports):
+            raise ValueError("ports are 1-65535")
+
+
+class WaiverSpec(Strict):
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: dt.date
+
+
+class FerrySpec(Strict):
+    """What the gatekeeper carries for a `via: gatekeeper` flow: files, checked, one way."""
+
+    content: tuple[str, ...] = Field(min_length=1)  # accepted content types, e.g. application/xml
+    max_bytes: int = Field(gt=0)
+
+
+class FlowSpec(Strict):
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+    source: str = Field(alias="from")
+    to: str
+    service: str
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    review: dt.date
+    via: Literal["firewall", "gatekeeper"] = "firewall"
+    waiver: WaiverSpec | None = None
+
+
+class LayerSpec(Strict):
+    name: Slug
+    vendor: Literal["nftables", "huawei_usg"]
+    zones: tuple[Slug, ...] = Field(min_length=2)
+
+
+class PolicySpec(Strict):
+    zones: dict[Slug, ZoneSpec]
+    services: dict[Slug, ServiceSpec]
+    ferries: dict[Slug, FerrySpec] = Field(default_factory=dict)
+    layers: tuple[LayerSpec, ...] = ()
+    flows: tuple[FlowSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled permit: a flow in one DC, on one firewall layer."""
+
+    flow: str
+    source_zone: str  # the zones as this layer sees them: where the flow enters and leaves it
+    dest_zone: str
+    sources: tuple[str, ...]  # CIDRs; () = any
+    dests: tuple[str, ...]
+    service: str  # the service's name in zones.yml (`any`: waived)
+    proto: str | None  # None: any service (waived)
+    ports: tuple[int, ...]
+    comment: str
+
+
+def _where(i: int, flow: FlowSpec | dict) -> str:
+    if isinstance(flow, FlowSpec):
+        return f"flows[{i}] ({flow.id}: {flow.source} → {flow.to} {flow.service})"
+    return f"flows[{i}]" + (f" ({flow.get('id')})" if isinstance(flow, dict) and flow.get("id") else "")
+
+
+def _zone_of(endpoint: str) -> str:
+    return endpoint.split("/", 1)[0]
+
+
+def load(env: Path, today: dt.date | None = None) -> PolicySpec:
+    """Read and validate inventories/<env>/zones.yml; every problem at once, naming the flow."""
+    path = Path(env) / FILE
+    if not path.exists():
+        raise ModelError(Problem(FILE, "", "", f"does not exist in {env}"))
+    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        policy = PolicySpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            where = ""
+            if loc and loc[0] == "flows" and len(loc) > 1 and isinstance(loc[1], int):
+                flows = raw.get("flows") or []
+                where = _where(loc[1], flows[loc[1]] if loc[1] < len(flows) else {})
+                loc = loc[2:]
+            problems.append(Problem(FILE, where, ".".join(str(x) for x in loc), err["msg"]))
+        raise ModelError(problems) from None
+    problems = validate(policy, today)
+    if problems:
+        raise ModelError(problems)
+    return policy
+
+
+def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+    ids = [f.id for f in policy.flows]
+    for i, flow in enumerate(policy.flows):
+        where = _where(i, flow)
+
+        def refuse(field: str, message: str, where=where) -> None:
+            problems.append(Problem(FILE, where, field, message))
+
+        if ids.count(flow.id) > 1:
+            refuse("id", "is used by another flow")
+        ends = {}
+        for field, endpoint in (("from", flow.source), ("to", flow.to)):
+            if endpoint == ANY:
+                ends[field] = None
+                continue
+            zone = _zone_of(endpoint)
+            if zone not in policy.zones:
+                refuse(field, f"zone {zone!r} is not declared under zones:")
+            else:
+                ends[field] = policy.zones[zone]
+        known = policy.ferries if flow.via == "gatekeeper" else policy.services
+        if flow.service != ANY and flow.service not in known:
+            section = "ferries" if flow.via == "gatekeeper" else "services"
+            refuse("service", f"{flow.service!r} is not declared under {section}:")
+        if _zone_of(flow.source) == _zone_of(flow.to) and flow.source != ANY:
+            refuse("to", "a flow inside one zone is not a zone policy")
+        wildcard = [f for f, v in (("from", flow.source), ("to", flow.to), ("service", flow.service)) if v == ANY]
+        if wildcard:
+            if flow.waiver is None:
+                refuse(", ".join(wildcard), "is `any`: it needs a waiver (reason, approved_by, expires)")
+            elif flow.waiver.expires < today:
+                refuse("waiver.expires", f"the waiver expired on {flow.waiver.expires}")
+        src, dst = ends.get("from"), ends.get("to")
+        src_kind = src.kind if src else ("internet" if flow.source == ANY else None)
+        dst_kind = dst.kind if dst else None
+        if src_kind in UNTRUSTED and (dst_kind == "core" or flow.to == ANY):
+            refuse("to", f"nothing from a {src_kind} zone may reach the core database")
+        if src_kind == "internet" and dst_kind not in ("dmz", None) and flow.to != ANY:
+            refuse("to", "the internet reaches the DMZ only; inward it goes through the gatekeeper")
+        if src_kind == "dmz" and dst_kind in ("core", "internal", "ops", "external") and flow.via != "gatekeeper":
+            refuse("via", "the DMZ reaches the internal network only through the gatekeeper (via: gatekeeper)")
+        if flow.via == "gatekeeper" and not (src_kind == "dmz" or dst_kind == "dmz"):
+            refuse("via", "the gatekeeper stands between the DMZ and the internal network only")
+        if flow.via == "firewall" and src and dst and not _layers_for(policy, flow):
+            refuse("from", f"no firewall layer stands between {_zone_of(flow.source)} and {_zone_of(flow.to)}")
+    for i, layer in enumerate(policy.layers):
+        for zone in layer.zones:
+            if zone not in policy.zones:
+                problems.append(Problem(FILE, f"layers[{i}] ({layer.name})", "zones", f"{zone!r} is not a zone"))
+        for other in policy.layers[i + 1 :]:
+            if set(layer.zones) & set(other.zones) and layer.vendor == other.vendor:
+                problems.append(
+                    Problem(
+                        FILE,
+                        f"layers[{i}] ({layer.name})",
+                        "vendor",
+                        f"adjacent to {other.name} (they share {', '.join(sorted(set(layer.zones) & set(other.zones)))}"
+                        f") and of the same vendor {layer.vendor}: adjacent layers must differ",
+                    )
+                )
+    return problems
+
+
+def _path(policy: PolicySpec, flow: FlowSpec) -> list[tuple[LayerSpec, str, str]]:
+    """The firewall layers a flow crosses, in order, each with the zones it enters from and
+    leaves to as that layer sees them: zones attach to layers, and a flow goes along the
+    shortest chain of layers between its two zones (`any` at one end: each layer that
+    touches the other end's zone, seen from that zone)."""
+    a, b = _zone_of(flow.source), _zone_of(flow.to)
+    if ANY in (a, b):
+        zone = b if a == ANY else a
+        return [
+            (layer, ANY, zone) if a == ANY else (layer, zone, ANY) for layer in policy.layers if zone in layer.zones
+        ]
+    frontier, seen = [(a, [])], {a}
+    while frontier:
+        following = []
+        for zone, path in frontier:
+            for layer in policy.layers:
+                if zone not in layer.zones:
+                    continue
+                for neighbour in layer.zones:
+                    if neighbour == b:
+                        return [*path, (layer, zone, neighbour)]
+                    if neighbour not in seen:
+                        seen.add(neighbour)
+                        following.append((neighbour, [*path, (layer, zone, neighbour)]))
+        frontier = following
+    return []
+
+
+def _layers_for(policy: PolicySpec, flow: FlowSpec) -> list[LayerSpec]:
+    return [layer for layer, _, _ in _path(policy, flow)]
+
+
+def overdue(policy: PolicySpec, today: dt.date | None = None) -> list[FlowSpec]:
+    """Flows past their review date: still compiled, listed for the periodic cleanup."""
+    today = today or dt.date.today()
+    return [f for f in policy.flows if f.review < today]
+
+
+# --- compiling ------------------------------------------------------------------------
+def _addresses(endpoint: str, dc: str, network, allocations) -> tuple[str, ...] | None:
+    """CIDRs of an endpoint in one DC; None when the zone (or role) has nothing there."""
+    if endpoint == ANY:
+        return ()
+    zone, _, role = endpoint.partition("/")
+    if not role:
+        subnet = allocations.zones.get(f"{dc}/{zone}")
+        return (subnet,) if subnet else None
+    site = network.sites[dc]
+    hosts = [h for h in site.hosts if h.zone == zone and h.role == role]
+    found = tuple(f"{allocations.hosts[f'{dc}/{h.name}']['address']}/32" for h in hosts)
+    return found or None
+
+
+def _endpoint(policy: PolicySpec, endpoint: str, dc: str, network, allocations) -> tuple[str, ...] | None:
+    zone = policy.zones.get(_zone_of(endpoint))
+    if zone is not None and zone.kind == "internet":
+        return ()  # the internet has no subnet of its own: any address, on the layer's outside
+    return _addresses(endpoint, dc, network, allocations)
+
+
+def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str) -> list[Rule]:
+    """The permits of one firewall layer of one DC site, in flow order."""
+    spec = next((x for x in policy.layers if x.name == layer), None)
+    if spec is None:
+        raise JinbaoError(Problem(FILE, "", "layers", f"no layer named {layer}"))
+    rules = []
+    for flow in policy.flows:
+        hop = next(((i, o) for x, i, o in _path(policy, flow) if x == spec), None) if flow.via == "firewall" else None
+        if hop is None:
+            continue
+        sources = _endpoint(policy, flow.source, dc, network, allocations)
+        dests = _endpoint(policy, flow.to, dc, network, allocations)
+        if sources is None or dests is None:
+            continue  # this DC has no such zone or role (a DR site mirrors part of the DC)
+        service = policy.services.get(flow.service)
+        rules.append(
+            Rule(
+                flow.id,
+                hop[0],
+                hop[1],
+                tuple(sorted(sources, key=_sort_key)),
+                tuple(sorted(dests, key=_sort_key)),
+                flow.service,
+                service.proto if service else None,
+                service.ports if service else (),
+                f"{flow.id} {flow.source}->{flow.to} {flow.service}"[:120],
+            )
+        )
+    return rules
+
+
+def _sort_key(cidr: str):
+    return ipaddress.ip_network(cidr)
+
+
+def zones_of(policy: PolicySpec, layer: str, dc: str, allocations) -> dict[str, str | None]:
+    """The zones one layer separates in a DC, with their subnets (None: the internet)."""
+    spec = next(x for x in policy.layers if x.name == layer)
+    return {
+        z: (None if policy.zones[z].kind == "internet" else allocations.zones.get(f"{dc}/{z}"))
+        for z in spec.zones
+        if policy.zones[z].kind == "internet" or f"{dc}/{z}" in allocations.zones
+    }
+
+
+def render(policy: PolicySpec, network, allocations, dc: str, layer: str) -> str:
+    """The layer's configuration in its vendor's syntax."""
+    from network.render.engine import environment
+
+    spec = next((x for x in policy.layers if x.name == layer), None)
+    if spec is None:
+        raise JinbaoError(Problem(FILE, "", "layers", f"no layer named {layer}"))
+    rules = compile_rules(policy, network, allocations, dc, layer)
+    used = sorted({f.service for f in policy.flows if f.service != ANY and f.id in {r.flow for r in rules}})
+    template = environment().get_template(f"{spec.vendor}/zones.j2")
+    return template.render(
+        site=dc,
+        layer=spec,
+        zones=zones_of(policy, layer, dc, allocations),
+        kinds={z: policy.zones[z].kind for z in policy.zones},
+        rules=rules,
+        services={name: policy.services[name] for name in used},
+    )
+
+
+# --- files and the stale-rule report ---------------------------------------------------
+SUFFIX = {"nftables": "nft", "huawei_usg": "cfg"}
+
+
+def render_all(policy: PolicySpec, network, allocations) -> dict[str, str]:
+    """`<dc>-<layer>.<nft|cfg>` → text, for every DC site and every layer with a zone there."""
+    found = {}
+    for site in network.sites.values():
+        if site.tier != "datacenter" or not site.hosts:
+            continue
+        for layer in policy.layers:
+            if len(zones_of(policy, layer.name, site.id, allocations)) < 2:
+                continue  # a layer with one zone (or none) in this DC separates nothing here
+            text = render(policy, network, allocations, site.id, layer.name)
+            found[f"{site.id}-{layer.name}.{SUFFIX[layer.vendor]}"] = text
+    return found
+
+
+def stale(ruleset_json: str, loaded: dt.datetime | dt.date | str) -> list[dict]:
+    """Permits of a loaded nftables ruleset (`nft -j list table inet jinbao_zones`) that
+    matched nothing since it was loaded: flow id, comment, packets. nftables counters start
+    at zero when the table is (re)loaded, so "since" is the load time."""
+    import json
+
+    rules = []
+    for item in json.loads(ruleset_json).get("nftables", []):
+        rule = item.get("rule")
+        if not rule or rule.get("table") != "jinbao_zones":
+            continue
+        comment = rule.get("comment", "")
+        verdict = any("accept" in expr for expr in rule.get("expr", []))
+        counter = next((expr["counter"] for expr in rule.get("expr", []) if "counter" in expr), None)
+        if not verdict or counter is None:
+            continue
+        flow = comment.split(" ", 1)[0]
+        rules.append({"flow": flow, "comment": comment, "packets": counter.get("packets", 0), "since": str(loaded)})
+    return [r for r in rules if r["packets"] == 0]
