@@ -22,10 +22,11 @@ ENV ?= inventories/lab
 ANSIBLE := PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-playbook -i $(ENV)
 ROLES_WITH_MOLECULE := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 
-check: setup  ## the model end to end without containers: validate, plan --check, render, inventory, diagram
+check: setup  ## the model end to end without containers: validate, plan --check, render, zones, inventory, diagram
 	$(BIN)/jinbao validate $(ENV)
 	$(BIN)/jinbao plan $(ENV) --check
 	$(BIN)/jinbao render $(ENV)
+	@if [ -f $(ENV)/zones.yml ]; then $(BIN)/jinbao zones validate $(ENV) && $(BIN)/jinbao zones render $(ENV); fi
 	PATH=$(BIN):$$PATH $(BIN)/ansible-inventory -i $(ENV) --graph
 	$(BIN)/jinbao diagram $(ENV)
 

@@ -259,6 +259,36 @@ def zones_render(
     out.print(f"[green]✓[/] {target}: {', '.join(sorted(files))}")
 
 
+@zones_app.command("stale")
+def zones_stale(
+    env: EnvArg,
+    counters: Annotated[
+        Path,
+        typer.Argument(help="`nft -j list table inet jinbao_zones` output, or USG `display security-policy rule all`"),
+    ],
+    since: Annotated[str, typer.Option(help="When the counters started (the ruleset load or the last clear).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Permits that matched nothing since a date: the periodic cleanup's list. Exit 1 if any."""
+    from network import zones
+
+    with _errors(as_json):
+        policy = zones.load(env)
+        text = counters.read_text()
+        found = zones.stale(text, since) if text.lstrip().startswith("{") else zones.stale_usg(text, since)
+    owners = {f.id: f.owner for f in policy.flows}
+    for entry in found:
+        entry["owner"] = owners.get(entry["flow"], "not in zones.yml")
+    if as_json:
+        print(json.dumps({"ok": not found, "stale": found}))
+    else:
+        for entry in found:
+            out.print(f"[yellow]stale[/] {entry['flow']} ({entry['owner']}): no hits since {since}")
+        out.print(f"{len(found)} stale rule(s)")
+    if found:
+        raise typer.Exit(1)
+
+
 @show_app.command("site")
 def show_site(
     env: EnvArg,

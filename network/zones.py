@@ -346,6 +346,19 @@ def render_all(policy: PolicySpec, network, allocations) -> dict[str, str]:
     return found
 
 
+def stale_usg(display_output: str, since: dt.datetime | dt.date | str) -> list[dict]:
+    """The same report from a Huawei USG: `display security-policy rule all` lists each rule
+    with its hit count (since the counters were last cleared: `since`)."""
+    found = []
+    for line in display_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0].isdigit() and fields[-2] in ("permit", "deny") and fields[-1].isdigit():
+            name, action, hits = fields[1], fields[-2], int(fields[-1])
+            if action == "permit" and hits == 0:
+                found.append({"flow": name, "comment": name, "packets": 0, "since": str(since)})
+    return found
+
+
 def stale(ruleset_json: str, loaded: dt.datetime | dt.date | str) -> list[dict]:
     """Permits of a loaded nftables ruleset (`nft -j list table inet jinbao_zones`) that
     matched nothing since it was loaded: flow id, comment, packets. nftables counters start

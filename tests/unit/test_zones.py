@@ -151,3 +151,30 @@ def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
     assert [r["flow"] for r in report] == ["F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10"]
     assert all(r["packets"] == 0 and r["since"] == "2026-11-01" for r in report)
     assert json.loads(loaded.stdout)["nftables"]  # real nft output, not a fixture
+
+
+USG_RULES = """\
+Total:5
+RULE ID  RULE NAME                         STATE      ACTION       HITS
+-------------------------------------------------------------------------------
+1        F4                                enable     permit       0
+2        F7                                enable     permit       1452
+3        F10                               enable     permit       88
+4        F11                               enable     permit       0
+0        default-deny                      enable     deny         3310
+-------------------------------------------------------------------------------
+"""
+
+
+def test_stale_rules_on_a_usg_and_through_the_cli(env, tmp_path):
+    from typer.testing import CliRunner
+
+    from network.cli import app
+
+    assert [r["flow"] for r in zones.stale_usg(USG_RULES, "2026-11-01")] == ["F4", "F11"]
+    counters = tmp_path / "usg.txt"
+    counters.write_text(USG_RULES)
+    result = CliRunner().invoke(app, ["zones", "stale", str(env), str(counters), "--since", "2026-11-01", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)["stale"]
+    assert [(r["flow"], r["owner"]) for r in report] == [("F4", "operations"), ("F11", "exchange team")]
