@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup check lab lab-down images molecule lab-test test lint unit bench bench-lab national clean
+.PHONY: help setup check lab lab-down images molecule lab-test test lint unit pulumi bench bench-lab national clean
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,7 +56,10 @@ lint: setup  ## ruff, yamllint, ansible-lint (production profile)
 unit: setup  ## unit and golden tests (no containers)
 	$(BIN)/pytest tests/unit
 
-test: lint unit molecule lab  ## everything CI runs: lint, unit, Molecule, the lab up and verified
+pulumi: setup  ## the DC and DR stacks under Pulumi mocks, the policy pack, stack outputs as inventory (no CLI)
+	$(BIN)/pytest tests/pulumi
+
+test: lint unit pulumi molecule lab  ## everything CI runs: lint, unit, Pulumi mocks, Molecule, the lab up and verified
 
 national: setup  ## generate the national inventory (31 provinces, ~38,500 townships)
 	$(BIN)/jinbao generate inventories/national

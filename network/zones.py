@@ -256,7 +256,8 @@ def _addresses(endpoint: str, dc: str, network, allocations) -> tuple[str, ...] 
     return found or None
 
 
-def _endpoint(policy: PolicySpec, endpoint: str, dc: str, network, allocations) -> tuple[str, ...] | None:
+def endpoint_addresses(policy: PolicySpec, endpoint: str, dc: str, network, allocations) -> tuple[str, ...] | None:
+    """CIDRs of a flow end in one DC: () for the internet or `any`; None when the DC lacks it."""
     zone = policy.zones.get(_zone_of(endpoint))
     if zone is not None and zone.kind == "internet":
         return ()  # the internet has no subnet of its own: any address, on the layer's outside
@@ -273,8 +274,8 @@ def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str)
         hop = next(((i, o) for x, i, o in _path(policy, flow) if x == spec), None) if flow.via == "firewall" else None
         if hop is None:
             continue
-        sources = _endpoint(policy, flow.source, dc, network, allocations)
-        dests = _endpoint(policy, flow.to, dc, network, allocations)
+        sources = endpoint_addresses(policy, flow.source, dc, network, allocations)
+        dests = endpoint_addresses(policy, flow.to, dc, network, allocations)
         if sources is None or dests is None:
             continue  # this DC has no such zone or role (a DR site mirrors part of the DC)
         service = policy.services.get(flow.service)

@@ -1,0 +1,1 @@
+"""jinbao-net on the provincial government cloud (OpenStack), from the jinbao model."""

@@ -1,0 +1,167 @@
+"""The DC and DR stacks under Pulumi mocks: resources per zone, security groups equal to the
+flows of zones.yml and nothing more, anti-affinity per role, encrypted database volumes, the
+DR stack mirroring what the model places at the DR site. Assertions run on the recorded
+resources after the program has finished (never inside an apply that might not run)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+from jinbao_cloud.components import DataCenter, Sizing
+from jinbao_cloud.plan import site_plan
+
+import pulumi
+
+LAB = ROOT / "inventories" / "lab"
+
+
+def sizing(stack: str) -> Sizing:
+    config = yaml.safe_load((ROOT / "pulumi" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    c = {k.split(":", 1)[1]: v for k, v in config.items()}
+    return Sizing(c["image"], c["external_network"], c["flavors"], c.get("volumes", {}))
+
+
+def build(recorder, site: str, stack: str, env: Path = LAB) -> DataCenter:
+    """Run the stack's program under the mocks and wait until every resource is registered."""
+    plan = site_plan(env, site)
+    finished = []
+
+    @pulumi.runtime.test
+    def program():
+        dc = DataCenter(plan.site, plan, sizing(stack))
+        build.dc = dc
+        ids = [i.id for i in dc.instances.values()] + [r.id for r in dc.rules] + [v.id for v in dc.volumes]
+        ids += [z.interface.id for z in dc.zones.values()] + [f.id for f in dc.floating_ips]
+        return pulumi.Output.all(*ids).apply(lambda values: finished.append(len(values)))
+
+    program()
+    assert finished, "the program never finished: every assertion below would be vacuous"
+    return build.dc
+
+
+def rules_of(recorder) -> set[tuple]:
+    """(security group, direction, protocol, port, remote) of every recorded rule."""
+    groups = {f"{r['name']}-id": r["inputs"]["name"] for r in recorder.of("openstack:networking/secGroup:SecGroup")}
+    return {
+        (
+            groups[r["inputs"]["securityGroupId"]],
+            r["inputs"]["direction"],
+            r["inputs"]["protocol"],
+            r["inputs"]["portRangeMin"],
+            r["inputs"]["remoteIpPrefix"],
+        )
+        for r in recorder.of("openstack:networking/secGroupRule:SecGroupRule")
+    }
+
+
+def policy_rules(site: str) -> set[tuple]:
+    """The same tuples, straight from zones.yml (via the plan) — what the groups must equal."""
+    plan = site_plan(LAB, site)
+    return {(f"{site}-{r.group}", r.direction, r.protocol, r.port, r.remote) for r in plan.rules}
+
+
+def test_the_dc_has_a_network_subnet_and_router_leg_per_zone(recorder):
+    build(recorder, "zj-dc", "zhejiang-dc")
+    plan = site_plan(LAB, "zj-dc")
+    subnets = {r["inputs"]["name"]: r["inputs"]["cidr"] for r in recorder.of("openstack:networking/subnet:Subnet")}
+    assert subnets == {f"zj-dc-{zone}": cidr for zone, cidr in plan.zones.items()}
+    assert len(recorder.of("openstack:networking/network:Network")) == len(plan.zones) == 5
+    assert len(recorder.of("openstack:networking/routerInterface:RouterInterface")) == 5
+    assert len(recorder.of("openstack:networking/router:Router")) == 1
+    instances = recorder.of("openstack:compute/instance:Instance")
+    per_zone = Counter(r["inputs"]["metadata"]["jinbao_zone"] for r in instances)
+    assert per_zone == Counter(h.zone for h in plan.hosts)
+
+
+def test_security_groups_are_the_zone_policy_and_nothing_more(recorder):
+    build(recorder, "zj-dc", "zhejiang-dc")
+    assert rules_of(recorder) == policy_rules("zj-dc")
+    # spot checks against zones.yml: F1 (middleware → database, 5432) and F13 (internet → DMZ, 443)
+    assert ("zj-dc-core-db-database", "ingress", "tcp", 5432, "10.5.1.10/32") in rules_of(recorder)
+    assert ("zj-dc-dmz-declaration-web", "ingress", "tcp", 443, "0.0.0.0/0") in rules_of(recorder)
+    assert ("zj-dc-internal-middleware", "egress", "tcp", 5432, "10.5.0.10/32") in rules_of(recorder)
+    # the web server is not the middleware: it gets no way to the database
+    assert not [r for r in rules_of(recorder) if r[0] == "zj-dc-internal-web" and r[3] == 5432]
+    groups = recorder.of("openstack:networking/secGroup:SecGroup")
+    assert all(g["inputs"]["deleteDefaultRules"] for g in groups)
+
+
+def test_one_port_more_than_zones_yml_allows_is_caught(recorder):
+    """The comparison above fails when a group opens one port more than the policy."""
+    dc = build(recorder, "zj-dc", "zhejiang-dc")
+    extra_done = []
+
+    @pulumi.runtime.test
+    def add_one():
+        import pulumi_openstack as openstack
+
+        extra = openstack.networking.SecGroupRule(
+            "one-port-more",
+            security_group_id=dc.security_groups["core-db-database"].id,
+            direction="ingress",
+            ethertype="IPv4",
+            protocol="tcp",
+            port_range_min=5433,
+            port_range_max=5433,
+            remote_ip_prefix="10.5.1.10/32",
+        )
+        return extra.id.apply(extra_done.append)
+
+    add_one()
+    assert extra_done
+    difference = rules_of(recorder) - policy_rules("zj-dc")
+    assert difference == {("zj-dc-core-db-database", "ingress", "tcp", 5433, "10.5.1.10/32")}
+    with pytest.raises(AssertionError):
+        assert rules_of(recorder) == policy_rules("zj-dc")
+
+
+def test_each_role_has_an_anti_affinity_group_and_its_instances_use_it(recorder):
+    build(recorder, "zj-dc", "zhejiang-dc")
+    groups = {f"{g['name']}-id": g["inputs"] for g in recorder.of("openstack:compute/serverGroup:ServerGroup")}
+    assert groups and all(g["policies"] == "anti-affinity" for g in groups.values())
+    for instance in recorder.of("openstack:compute/instance:Instance"):
+        hint = instance["inputs"]["schedulerHints"][0]["group"]
+        assert groups[hint]["name"] == f"zj-dc-{instance['inputs']['metadata']['jinbao_role']}"
+
+
+def test_instances_are_sized_per_role_and_database_volumes_are_encrypted(recorder):
+    build(recorder, "zj-dc", "zhejiang-dc")
+    instances = recorder.of("openstack:compute/instance:Instance")
+    flavors = {i["inputs"]["name"]: i["inputs"]["flavorName"] for i in instances}
+    assert flavors["zj-dc-db1"] == "m1.xlarge" and flavors["zj-dc-web1"] == "m1.medium"
+    volumes = recorder.of("openstack:blockstorage/volume:Volume")
+    assert sorted(v["inputs"]["name"] for v in volumes) == ["zj-dc-db1-backup", "zj-dc-db1-database"]
+    assert {v["inputs"]["volumeType"] for v in volumes} == {"encrypted-luks"}
+    assert len(recorder.of("openstack:compute/volumeAttach:VolumeAttach")) == 2
+    fips = recorder.of("openstack:networking/floatingIp:FloatingIp")
+    assert [f["inputs"]["tags"] for f in fips] == [["zone=dmz"]]
+
+
+def test_the_dr_stack_mirrors_what_the_model_places_at_the_dr_site(recorder):
+    build(recorder, "zj-dr", "zhejiang-dr")
+    dr = site_plan(LAB, "zj-dr")
+    dc = site_plan(LAB, "zj-dc")
+    instances = recorder.of("openstack:compute/instance:Instance")
+    assert sorted(i["inputs"]["name"] for i in instances) == sorted(h.hostname for h in dr.hosts)
+    # the same zones and roles as the DC's for what it mirrors, its own subnets and sizes
+    assert set(dr.zones) <= set(dc.zones) and {h.role for h in dr.hosts} <= {h.role for h in dc.hosts}
+    assert not set(dr.zones.values()) & set(dc.zones.values())
+    assert {i["inputs"]["flavorName"] for i in instances} == {"m1.large", "m1.medium"}
+    assert rules_of(recorder) == policy_rules("zj-dr")
+
+
+def test_a_role_without_a_flavor_is_refused_naming_the_site_and_role():
+    plan = site_plan(LAB, "zj-dc")
+    thin = Sizing("img", "ext", {"database": "m1.large"}, {})
+
+    @pulumi.runtime.test
+    def program():
+        DataCenter(plan.site, plan, thin)
+
+    pulumi.runtime.set_mocks(__import__("conftest").Recorder(), project="jinbao-dc", stack="t", preview=False)
+    with pytest.raises(ValueError, match="zj-dc: no flavor for role"):
+        program()
