@@ -40,6 +40,9 @@ def frr_active():
     return subprocess.run(["systemctl", "is-active", "--quiet", "frr"]).returncode == 0
 
 
+SOCKET_HOLDERS = ("rsyslog", "chrony")
+
+
 def main(spec):
     changes = []
     plumbing = ipaddress.ip_network(spec["plumbing"])
@@ -104,6 +107,13 @@ def main(spec):
     if restart_frr:
         subprocess.run(["systemctl", "start", "frr"], check=True)
         changes.append("frr restarted on the wired links")
+    if reset:
+        # connections opened on the unsorted links (rsyslog's to the collector) may be bound to
+        # an address that is gone now and would retransmit into the void for a quarter hour
+        for unit in SOCKET_HOLDERS:
+            if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
+                subprocess.run(["systemctl", "restart", unit], check=True)
+                changes.append(f"{unit} restarted")
 
     user, key = spec["user"], spec["key"]
     if subprocess.run(["id", user], capture_output=True).returncode:

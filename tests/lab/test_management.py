@@ -53,7 +53,7 @@ def _routers_served(lab, plane, what: str):
 
 
 def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
-    name, _ = collector
+    name, address = collector
     token = uuid.uuid4().hex[:12]
     routers = _routers_served(lab, plane, "syslog")
     for router in routers:
@@ -64,7 +64,8 @@ def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
         found = lab.host(name).run(f"grep -rhoa '{token}-[a-z0-9-]*' /var/log/remote/").stdout.split()
         missing = [r for r in missing if f"{token}-{r}" not in found]
         time.sleep(1)
-    assert missing == [], f"no log line from {missing} reached {name}"
+    sockets = {r: lab.host(r).run(f"ss -tn dst {address}").stdout.strip() for r in missing}
+    assert missing == [], f"no log line from {missing} reached {name}; their sockets to it: {sockets}"
     # per-host files, named by the sender
     listing = lab.host(name).check_output("ls /var/log/remote").split()
     assert {f"{r.name}.log" for r in routers} <= set(listing)
