@@ -268,19 +268,27 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     containers, networks = _ours(client, topo.environment)
 
     # what the model no longer has goes first, so that its subnets and names are free
+    existing = {n.id for n in client.networks.list()}
     for name, container in containers.items():
         node = topo.nodes.get(name)
         image = tags.get(node.kind) if node else None
+        attached = container.attrs["NetworkSettings"]["Networks"].values()
         if (
             node is None
             or container.labels.get("jinbao.digest") != topo.digest(node)
             or container.labels.get("jinbao.image") != image
+            # a stopped container on a network removed meanwhile cannot start again
+            or any(a.get("NetworkID") not in existing for a in attached)
         ):
             container.remove(force=True)
             report.removed.append(f"container {name}")
     containers = {k: v for k, v in containers.items() if f"container {k}" not in report.removed}
     for key_, net in networks.items():
         if key_ not in topo.networks or net.attrs["Labels"].get("jinbao.subnet") != topo.networks[key_].subnet:
+            # stopped containers are not among net.containers, yet would fail to start without the network
+            for c in containers.values():
+                if net.name in c.attrs["NetworkSettings"]["Networks"]:
+                    net.disconnect(c, force=True)
             net.reload()
             for c in net.containers:
                 net.disconnect(c, force=True)

@@ -62,6 +62,18 @@ def test_down_removes_exactly_what_up_made(lab, tmp_path):
         assert len(networks) == 6, [n.name for n in networks]
         assert (env / ".lab" / "ssh" / "known_hosts").read_text().count("ssh-ed25519") == 3
         assert _jinbao("lab", "up", str(env))["changed"] is False
+
+        # a stopped node whose network went away meanwhile (a lab left by another checkout)
+        hangzhou = next(c for c in containers if c.labels["jinbao.node"] == "hangzhou-r1")
+        hangzhou.stop(timeout=5)
+        lan = next(n for n in networks if n.attrs["Labels"].get("jinbao.network", "").startswith("lan:hangzhou"))
+        lan.remove()
+        report = _jinbao("lab", "up", str(env))
+        assert "container hangzhou-r1" in report["removed"], report
+        assert "network lan:hangzhou" in " ".join(report["created"]), report
+        containers, networks = _ours(client, "lifecycle")
+        assert all(c.status == "running" for c in containers), [(c.name, c.status) for c in containers]
+        assert len(networks) == 6, [n.name for n in networks]
     finally:
         removed = _jinbao("lab", "down", str(env))["removed"]
     assert len(removed) == 3 + 6 + 1, removed  # containers, networks, the .lab directory
