@@ -240,21 +240,30 @@ def zones_validate(env: EnvArg, as_json: JsonOpt = False) -> None:
 def zones_render(
     env: EnvArg,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory; default build/zones/<env>.")] = None,
+    vendor: Annotated[
+        str | None,
+        typer.Option(
+            "--vendor",
+            help="Every layer in this syntax (nftables: the lab's firewalls); default build/zones/<env>/<vendor>.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compile zones.yml into each DC's firewall layers: nftables (.nft) or Huawei USG (.cfg)."""
     from network import zones
 
     with _errors(as_json):
+        if vendor is not None and vendor not in zones.SUFFIX:
+            raise JinbaoError(Problem("command line", "", "--vendor", f"is {vendor}; one of {', '.join(zones.SUFFIX)}"))
         policy = zones.load(env)
         network, allocations = _planned(env)
-        files = zones.render_all(policy, network, allocations)
-    target = out_dir or Path("build") / "zones" / network.name
+        files = zones.render_all(policy, network, allocations, vendor)
+    target = out_dir or Path("build") / "zones" / network.name / (vendor or "")
     target.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (target / name).write_text(text)
     if as_json:
-        print(json.dumps({"ok": True, "directory": str(target), "files": sorted(files)}))
+        print(json.dumps({"ok": True, "directory": str(target.resolve()), "files": sorted(files)}))
         return
     out.print(f"[green]✓[/] {target}: {', '.join(sorted(files))}")
 
@@ -552,10 +561,11 @@ def _print_diffs(outcomes) -> None:
 
 
 def _topology(env: Path):
+    from network import zones
     from network.lab import topology
 
     network, allocations = _planned(env)
-    return network, topology.build(network, allocations)
+    return network, topology.build(network, allocations, zones.load_if_any(env))
 
 
 @lab_app.command("up")

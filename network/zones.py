@@ -31,7 +31,7 @@ from network.model.schema import Slug, Strict
 
 FILE = "zones.yml"
 ANY = "any"
-Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet"]
+Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet", "wan"]
 UNTRUSTED = ("internet", "partner")
 
 
@@ -138,6 +138,11 @@ def load(env: Path, today: dt.date | None = None) -> PolicySpec:
     return policy
 
 
+def load_if_any(env: Path) -> PolicySpec | None:
+    """The environment's zone policy, or None when it has no zones.yml."""
+    return load(env) if (Path(env) / FILE).exists() else None
+
+
 def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
     today = today or dt.date.today()
     problems: list[Problem] = []
@@ -179,7 +184,11 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
             refuse("to", f"nothing from a {src_kind} zone may reach the core database")
         if src_kind == "internet" and dst_kind not in ("dmz", None) and flow.to != ANY:
             refuse("to", "the internet reaches the DMZ only; inward it goes through the gatekeeper")
-        if src_kind == "dmz" and dst_kind in ("core", "internal", "ops", "external") and flow.via != "gatekeeper":
+        if (
+            src_kind == "dmz"
+            and dst_kind in ("core", "internal", "ops", "external", "wan")
+            and flow.via != "gatekeeper"
+        ):
             refuse("via", "the DMZ reaches the internal network only through the gatekeeper (via: gatekeeper)")
         if flow.via == "gatekeeper" and not (src_kind == "dmz" or dst_kind == "dmz"):
             refuse("via", "the gatekeeper stands between the DMZ and the internal network only")
@@ -256,12 +265,44 @@ def _addresses(endpoint: str, dc: str, network, allocations) -> tuple[str, ...] 
     return found or None
 
 
+def wan_addresses(network, allocations) -> tuple[str, ...]:
+    """The private WAN as the DC's firewalls see it: every site LAN, line and router loopback
+    IPAM handed out, and the DC routers' own legs in the routed zones (the first address of
+    each: what a DC router speaks from to a host of the zone, its syslog and NTP), collapsed
+    (the pools are contiguous, so the list stays short)."""
+    nets = [ipaddress.ip_network(s["lan"]) for s in allocations.sites.values() if s.get("lan")]
+    nets += [ipaddress.ip_network(link["subnet"]) for link in allocations.links.values()]
+    nets += [ipaddress.ip_network(f"{d['loopback']}/32") for d in allocations.devices.values() if d.get("loopback")]
+    unrouted = set(network.policy.unrouted_zones)
+    nets += [
+        ipaddress.ip_network(f"{next(ipaddress.ip_network(subnet).hosts())}/32")
+        for key, subnet in allocations.zones.items()
+        if key.split("/", 1)[1] not in unrouted
+    ]
+    return tuple(str(n) for n in ipaddress.collapse_addresses(nets))
+
+
 def endpoint_addresses(policy: PolicySpec, endpoint: str, dc: str, network, allocations) -> tuple[str, ...] | None:
     """CIDRs of a flow end in one DC: () for the internet or `any`; None when the DC lacks it."""
     zone = policy.zones.get(_zone_of(endpoint))
     if zone is not None and zone.kind == "internet":
         return ()  # the internet has no subnet of its own: any address, on the layer's outside
+    if zone is not None and zone.kind == "wan":
+        return wan_addresses(network, allocations)  # the routers and sites of the WAN, wherever they are
     return _addresses(endpoint, dc, network, allocations)
+
+
+def admitted(policy: PolicySpec, service: str, dc: str, zone: str, role: str, network, allocations) -> tuple[str, ...]:
+    """CIDRs that firewall flows let reach `service` on a host of zone/role in one DC: what the
+    host's own ACL admits besides the management network (ssh from the audited console). A
+    flow from the internet or `any` widens nothing here: the host stays the stricter layer."""
+    found: set[str] = set()
+    for flow in policy.flows:
+        to_zone, _, to_role = flow.to.partition("/")
+        if flow.via != "firewall" or flow.service != service or to_zone != zone or to_role not in ("", role):
+            continue
+        found |= set(endpoint_addresses(policy, flow.source, dc, network, allocations) or ())
+    return tuple(sorted(found, key=_sort_key))
 
 
 def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str) -> list[Rule]:
@@ -309,8 +350,9 @@ def zones_of(policy: PolicySpec, layer: str, dc: str, allocations) -> dict[str, 
     }
 
 
-def render(policy: PolicySpec, network, allocations, dc: str, layer: str) -> str:
-    """The layer's configuration in its vendor's syntax."""
+def render(policy: PolicySpec, network, allocations, dc: str, layer: str, vendor: str | None = None) -> str:
+    """The layer's configuration in its vendor's syntax (`vendor`: another one, e.g. the lab
+    runs every layer as nftables)."""
     from network.render.engine import environment
 
     spec = next((x for x in policy.layers if x.name == layer), None)
@@ -318,7 +360,7 @@ def render(policy: PolicySpec, network, allocations, dc: str, layer: str) -> str
         raise JinbaoError(Problem(FILE, "", "layers", f"no layer named {layer}"))
     rules = compile_rules(policy, network, allocations, dc, layer)
     used = sorted({f.service for f in policy.flows if f.service != ANY and f.id in {r.flow for r in rules}})
-    template = environment().get_template(f"{spec.vendor}/zones.j2")
+    template = environment().get_template(f"{vendor or spec.vendor}/zones.j2")
     return template.render(
         site=dc,
         layer=spec,
@@ -333,8 +375,9 @@ def render(policy: PolicySpec, network, allocations, dc: str, layer: str) -> str
 SUFFIX = {"nftables": "nft", "huawei_usg": "cfg"}
 
 
-def render_all(policy: PolicySpec, network, allocations) -> dict[str, str]:
-    """`<dc>-<layer>.<nft|cfg>` → text, for every DC site and every layer with a zone there."""
+def render_all(policy: PolicySpec, network, allocations, vendor: str | None = None) -> dict[str, str]:
+    """`<dc>-<layer>.<nft|cfg>` → text, for every DC site and every layer with a zone there
+    (`vendor`: every layer in that syntax)."""
     found = {}
     for site in network.sites.values():
         if site.tier != "datacenter" or not site.hosts:
@@ -342,8 +385,8 @@ def render_all(policy: PolicySpec, network, allocations) -> dict[str, str]:
         for layer in policy.layers:
             if len(zones_of(policy, layer.name, site.id, allocations)) < 2:
                 continue  # a layer with one zone (or none) in this DC separates nothing here
-            text = render(policy, network, allocations, site.id, layer.name)
-            found[f"{site.id}-{layer.name}.{SUFFIX[layer.vendor]}"] = text
+            text = render(policy, network, allocations, site.id, layer.name, vendor)
+            found[f"{site.id}-{layer.name}.{SUFFIX[vendor or layer.vendor]}"] = text
     return found
 
 

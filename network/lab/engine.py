@@ -38,6 +38,27 @@ def _install() -> None:
             raise LabError(f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
 
 
+# Every node runs systemd, which holds inotify instances for its path units and journald; two
+# dozen nodes outrun the kernel's default of 128 per user, and the late ones boot degraded
+# ("Result: resources"). The lab raises the host's limits, never lowers them.
+HOST_LIMITS = {"fs/inotify/max_user_instances": 1024, "fs/inotify/max_user_watches": 524288}
+
+
+def host_limits() -> list[str]:
+    """Raise the host's kernel limits the lab needs; what changed, as `key: old -> new`."""
+    changed = []
+    for key, wanted in HOST_LIMITS.items():
+        path = Path("/proc/sys") / key
+        have = int(path.read_text())
+        if have >= wanted:
+            continue
+        if os.geteuid() != 0:
+            raise LabError(f"{key.replace('/', '.')} is {have}; the lab needs {wanted} (sysctl -w as root)")
+        path.write_text(str(wanted))
+        changed.append(f"{key.replace('/', '.')}: {have} -> {wanted}")
+    return changed
+
+
 def _ping() -> docker.DockerClient | None:
     try:
         client = docker.DockerClient(base_url=f"unix://{SOCKET}", timeout=300)

@@ -27,7 +27,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from network.errors import LabError, Problem
 from network.lab import engine, images
-from network.lab.topology import PLUMBING, Node, Topology
+from network.lab.topology import PLUMBING, Node, Topology, sysctls
 
 LABEL = "jinbao.lab"
 CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
@@ -145,6 +145,9 @@ def _iptables(add: bool) -> None:
 
 
 # --- containers ---------------------------------------------------------------------
+IMAGE_OF = {"firewall": "server"}  # lab firewalls are servers with nftables
+
+
 def _node_labels(topo: Topology, node: Node, image: str) -> dict[str, str]:
     return {
         LABEL: topo.environment,
@@ -158,15 +161,12 @@ def _node_labels(topo: Topology, node: Node, image: str) -> dict[str, str]:
 def _create_container(client: docker.DockerClient, topo: Topology, node: Node, image: str) -> None:
     api = client.api
     mgmt = network_name(topo, "mgmt")
-    sysctls = {"net.ipv6.conf.all.disable_ipv6": "1"}
-    if node.kind == "router":
-        sysctls["net.ipv4.ip_forward"] = "1"
     host_config = api.create_host_config(
         cap_add=CAPS,
         cgroupns="host",
         binds=["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
         tmpfs={"/run": "rw,nosuid,nodev,mode=755", "/run/lock": "rw,nosuid,nodev,noexec"},
-        sysctls=sysctls,
+        sysctls=sysctls(node),
         network_mode=mgmt,
         security_opt=["apparmor=unconfined"] if Path("/sys/kernel/security/apparmor").exists() else None,
     )
@@ -263,6 +263,7 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     report = Report()
     client = engine.client()
     report.images = images.ensure(client)
+    report.created.extend(f"host {change}" for change in engine.host_limits())
     tags = images.tags()
     user, key = automation_user(env, settings), _ssh_key(env)
     containers, networks = _ours(client, topo.environment)
@@ -271,7 +272,7 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     existing = {n.id for n in client.networks.list()}
     for name, container in containers.items():
         node = topo.nodes.get(name)
-        image = tags.get(node.kind) if node else None
+        image = tags.get(IMAGE_OF.get(node.kind, node.kind)) if node else None
         attached = container.attrs["NetworkSettings"]["Networks"].values()
         if (
             node is None
@@ -307,7 +308,7 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     for name, node in topo.nodes.items():
         container = containers.get(name)
         if container is None:
-            _create_container(client, topo, node, tags[node.kind])
+            _create_container(client, topo, node, tags[IMAGE_OF.get(node.kind, node.kind)])
             report.created.append(f"container {name}")
         elif container.status != "running":
             container.start()

@@ -5,6 +5,15 @@ Routers attach with the interface names their platform gives (port n is eth<n>, 
 lan0, DC zones zone<vlan>), exactly the names their rendered config speaks of, so the
 config the lab runs is the config production gets. Every node also joins the
 out-of-band management network on eth0 with its management address from IPAM.
+
+The zone firewalls of zones.yml stand in the DCs as transparent bridges, the way they are
+often deployed: each routed zone other than the one the WAN enters (kind `internal`) is
+guarded by the first layer that lists it. Its hosts keep their segment (`zone:`), the
+border router's leg moves to the firewall's other side (`uplink:`), and the firewall of that
+layer bridges the two (o-<zone> towards the router, i-<zone> towards the hosts), filtering
+what crosses with the layer's rules. Addresses and routing stay exactly as rendered.
+Firewalls are lab stand-ins (production renders its vendor's config), so their management
+addresses come from the top of the management network, below anything IPAM hands out.
 """
 
 from __future__ import annotations
@@ -37,18 +46,20 @@ class Attachment:
 @dataclass(frozen=True)
 class Node:
     name: str  # the inventory hostname, also the container's hostname
-    kind: str  # "router" | "server"
+    kind: str  # "router" | "server" | "firewall"
     site: str
     management: str  # address on the management network
     attachments: tuple[Attachment, ...]
     gateway: str | None = None  # servers: default route via the zone gateway
     device: str = ""  # the device or host name within its site (allocations key <site>/<device>)
+    layer: str = ""  # firewalls: the zones.yml layer it enforces
+    bridges: tuple[tuple[str, str, str], ...] = ()  # firewalls: (zone, outside ifname, inside ifname)
 
 
 @dataclass(frozen=True)
 class Net:
-    name: str  # "mgmt", "line:<site>:<line>", "lan:<site>", "zone:<site>/<zone>"
-    kind: str  # "management" | "line" | "lan" | "zone"
+    name: str  # "mgmt", "line:<site>:<line>", "lan:<site>", "zone:<site>/<zone>", "uplink:<site>/<zone>"
+    kind: str  # "management" | "line" | "lan" | "zone" | "uplink"
     subnet: str  # the model's subnet (the management one is also Docker's)
     description: str
 
@@ -65,8 +76,9 @@ class Topology:
         return [(n, a) for n in self.nodes.values() for a in n.attachments if a.network == network]
 
     def digest(self, node: Node) -> str:
-        """Changes when a node must be recreated: its kind or management address."""
-        return hashlib.sha256(json.dumps([node.kind, node.management]).encode()).hexdigest()[:12]
+        """Changes when a node must be recreated: what Docker fixes at creation (its kind, its
+        management address, its kernel settings)."""
+        return hashlib.sha256(json.dumps([node.kind, node.management, sysctls(node)]).encode()).hexdigest()[:12]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +87,12 @@ class Topology:
             "nodes": [asdict(n) for n in self.nodes.values()],
             "networks": [asdict(n) for n in self.networks.values()],
         }
+
+
+def sysctls(node: Node) -> dict[str, str]:
+    """Kernel settings a node is created with (Docker mounts /proc/sys read-only inside): only
+    routers forward; a new network namespace would otherwise inherit the host's forwarding."""
+    return {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv4.ip_forward": "1" if node.kind == "router" else "0"}
 
 
 def _lab_platform_check(network: Network) -> None:
@@ -92,7 +110,32 @@ def _lab_platform_check(network: Network) -> None:
         raise LabError(problems)
 
 
-def build(network: Network, allocations: Allocations) -> Topology:
+def _guards(policy, zones: list[str]) -> dict[str, str]:
+    """Zone → the layer whose firewall guards it, for the routed zones of one DC."""
+    if policy is None:
+        return {}
+    found = {}
+    for zone in zones:
+        spec = policy.zones.get(zone)
+        if spec is None or spec.kind == "internal":
+            continue  # the WAN enters here: the hub the firewalls hang between
+        layer = next((x for x in policy.layers if zone in x.zones), None)
+        if layer is not None:
+            found[zone] = layer.name
+    return found
+
+
+def _port(prefix: str, zone: str, site_path: str) -> str:
+    name = f"{prefix}-{zone}"
+    if len(name) > 15:
+        raise LabError(
+            Problem("zones.yml", site_path, f"zones[{zone}]", "is too long for a lab bridge port (13 chars)")
+        )
+    return name
+
+
+def build(network: Network, allocations: Allocations, policy=None) -> Topology:
+    """The lab of `network`; with `policy` (zones.yml) its DCs get their zone firewalls."""
     _lab_platform_check(network)
     index = RenderIndex.build(network, allocations)
     supernet = network.addressing.management.supernet
@@ -100,6 +143,7 @@ def build(network: Network, allocations: Allocations) -> Topology:
     nodes: dict[str, Node] = {}
     nets: dict[str, Net] = {"mgmt": Net("mgmt", "management", supernet, "out-of-band management")}
     zone_gateways: dict[str, str] = {}
+    firewalls: dict[tuple[str, str], list[str]] = {}  # (site, layer) → the zones it guards
 
     for site, device in network.iter_devices():
         ctx = device_context(index, site, device)
@@ -122,6 +166,16 @@ def build(network: Network, allocations: Allocations) -> Topology:
                 continue
             attachments.append(Attachment(name, intf["name"]))
         hostname = ctx["hostname"]
+        guards = _guards(policy, [i["zone"] for i in ctx["interfaces"] if i["kind"] == "zone"])
+        for n, attachment in enumerate(attachments):
+            zone = attachment.network.split("/", 1)[1] if attachment.network.startswith("zone:") else None
+            if zone in guards:
+                uplink = f"uplink:{site.id}/{zone}"
+                nets[uplink] = Net(
+                    uplink, "uplink", nets[attachment.network].subnet, f"zone {zone} of {site.id}, router side"
+                )
+                attachments[n] = Attachment(uplink, attachment.ifname)
+                firewalls.setdefault((site.id, guards[zone]), []).append(zone)
         nodes[hostname] = Node(
             hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments), device=device.name
         )
@@ -153,4 +207,39 @@ def build(network: Network, allocations: Allocations) -> Topology:
                 zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
                 device=host.name,
             )
+    taken = {n.management for n in nodes.values()}
+    _, length = to_int(supernet)
+    top = start + 2 ** (32 - length) - 2  # the last usable address, then downwards
+    layers = [x.name for x in policy.layers] if policy is not None else []
+    for n, ((site_id, layer), zones) in enumerate(
+        sorted(firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1])))
+    ):
+        site = network.sites[site_id]
+        management = to_ip(top - n)
+        if management in taken:
+            raise LabError(
+                Problem(
+                    "addressing.yml", "", "management.supernet", f"too small for the lab's firewalls ({management})"
+                )
+            )
+        bridges = tuple(
+            (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(zones)
+        )
+        attachments = [Attachment("mgmt", "eth0")]
+        for zone, outside, inside in bridges:
+            attachments += [
+                Attachment(f"uplink:{site_id}/{zone}", outside),
+                Attachment(f"zone:{site_id}/{zone}", inside),
+            ]
+        name = network.hostname(site, f"fw-{layer}")
+        nodes[name] = Node(
+            name,
+            "firewall",
+            site_id,
+            management,
+            tuple(attachments),
+            device=f"fw-{layer}",
+            layer=layer,
+            bridges=bridges,
+        )
     return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)

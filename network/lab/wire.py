@@ -28,7 +28,9 @@ def read(path):
 
 
 def links():
-    return {i["address"]: i for i in json.loads(ip("-j", "link", "show")) if i.get("link_type") == "ether"}
+    """Docker's links (veth) by MAC; a firewall's bridges share their ports' MACs and are not links."""
+    shown = json.loads(ip("-j", "-d", "link", "show"))
+    return {i["address"]: i for i in shown if i.get("linkinfo", {}).get("info_kind") == "veth"}
 
 
 def addresses(name):
@@ -36,11 +38,21 @@ def addresses(name):
     return [f"{a['local']}/{a['prefixlen']}" for entry in shown for a in entry.get("addr_info", [])]
 
 
+def boot_stalled():
+    """Boot jobs queued and not one of them running."""
+    jobs = subprocess.run(["systemctl", "list-jobs", "--no-legend"], capture_output=True, text=True).stdout
+    states = [line.split()[3] for line in jobs.splitlines() if len(line.split()) >= 4]
+    return bool(states) and "running" not in states
+
+
 def frr_active():
     return subprocess.run(["systemctl", "is-active", "--quiet", "frr"]).returncode == 0
 
 
-SOCKET_HOLDERS = ("rsyslog", "chrony")
+# units to restart once the links are sorted or an address came back: sockets bound to
+# addresses that went away, sshd's in-band listener (it skips an address missing at boot),
+# and the zone firewalls' bridges, whose ports are whatever the names were at boot
+SOCKET_HOLDERS = ("rsyslog", "chrony", "ssh", "jinbao-bridges")
 
 
 def main(spec):
@@ -51,6 +63,12 @@ def main(spec):
     if missing:
         raise SystemExit(f"no interface with MAC {', '.join(missing)}")
     wanted = spec["links"]
+    # Docker cannot take back a link it no longer finds by the name it gave (we renamed it):
+    # when a node leaves a network the link stays behind, holding its name
+    stale = [i["ifname"] for mac, i in by_mac.items() if mac not in wanted]
+    for name in stale:
+        ip("link", "del", "dev", name)
+        changes.append(f"{name}: link of a network it left removed")
     link_names = [name for name in wanted.values() if name != spec["management"]]
     wrong = {mac: name for mac, name in wanted.items() if by_mac[mac]["ifname"] != name}
     docker_addresses = [
@@ -62,7 +80,7 @@ def main(spec):
     ]
     # Docker attaches networks in no fixed order when it restarts a node: FRR may then have
     # put addresses on the wrong interfaces. Stop it, start the links afresh, start it again.
-    reset = bool(wrong or docker_addresses)
+    reset = bool(wrong or docker_addresses or stale)
     restart_frr = reset and frr_active()
     if restart_frr:
         subprocess.run(["systemctl", "stop", "frr"], check=True)
@@ -91,6 +109,7 @@ def main(spec):
             if not reset:
                 changes.append(f"{name} up")
 
+    added = False
     for name, address in spec.get("addresses", {}).items():
         have = addresses(name)
         for extra in set(have) - {address}:
@@ -99,6 +118,7 @@ def main(spec):
         if address not in have:
             ip("addr", "add", address, "dev", name)
             changes.append(f"{name}: {address}")
+            added = True
     if spec.get("gateway"):
         routes = json.loads(ip("-j", "-4", "route", "show", "default"))
         if [r.get("gateway") for r in routes] != [spec["gateway"]]:
@@ -107,7 +127,7 @@ def main(spec):
     if restart_frr:
         subprocess.run(["systemctl", "start", "frr"], check=True)
         changes.append("frr restarted on the wired links")
-    if reset:
+    if reset or added:
         # connections opened on the unsorted links (rsyslog's to the collector) may be bound to
         # an address that is gone now and would retransmit into the void for a quarter hour
         for unit in SOCKET_HOLDERS:
@@ -137,12 +157,17 @@ def main(spec):
         changes.append("sudo")
 
     hostkey = "/etc/ssh/ssh_host_ed25519_key.pub"
-    for _ in range(300):  # made by jinbao-sshkeys.service at first boot
+    for n in range(1200):  # made by jinbao-sshkeys.service at first boot (two dozen boot at once)
         if os.path.exists(hostkey) and os.path.getsize(hostkey):
             break
+        if n and n % 100 == 0 and boot_stalled():
+            # seen when many containers boot at once: systemd misses a mount event and its
+            # boot jobs wait for each other with none running; a reload re-reads the mounts
+            subprocess.run(["systemctl", "daemon-reload"], check=True)
+            changes.append("stalled boot jobs released (daemon-reload)")
         time.sleep(0.1)
     else:
-        raise SystemExit("sshd has no host key after 30 s")
+        raise SystemExit("sshd has no host key after 120 s")
     print(json.dumps({"changes": changes, "hostkey": " ".join(read(hostkey).split()[:2])}))
 
 

@@ -24,6 +24,12 @@ options:
       (run jinbao plan first), so that no host gets an address that IPAM would change.
     type: bool
     default: true
+  lab_firewalls:
+    description: Also list the lab's zone firewalls (group C(firewalls)), the Linux stand-ins
+      the lab runs for each layer of zones.yml in each DC (network.lab.topology). Production
+      firewalls are vendor devices configured from C(jinbao zones render), not Ansible hosts.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -83,7 +89,13 @@ class InventoryModule(BaseInventoryPlugin):
         space = [network.addressing.national.supernet, network.addressing.provinces.supernet]
         self.inventory.set_variable("all", "jinbao_private_networks", space)
         self._add_routers(network, plan.allocations, index)
-        self._add_servers(network, plan.allocations, index)
+        self._add_servers(network, plan.allocations, index, root)
+        self._group("firewalls", "managed")
+        if self.get_option("lab_firewalls"):
+            try:
+                self._add_lab_firewalls(root, network, plan.allocations, index)
+            except JinbaoError as exc:
+                raise AnsibleParserError(f"jinbao: {exc}") from None
 
     def _group(self, name: str, parent: str | None = None) -> str:
         self.inventory.add_group(name)
@@ -125,7 +137,13 @@ class InventoryModule(BaseInventoryPlugin):
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
 
-    def _add_servers(self, network, allocations, index) -> None:
+    def _add_servers(self, network, allocations, index, root) -> None:
+        from network import zones
+
+        try:
+            policy = zones.load_if_any(root)
+        except JinbaoError as exc:
+            raise AnsibleParserError(f"jinbao: {exc}") from None
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
@@ -148,10 +166,36 @@ class InventoryModule(BaseInventoryPlugin):
                     "jinbao_address": addresses["address"],
                     "jinbao_zone_subnet": allocations.zones[f"{site.id}/{server.zone}"],
                     "jinbao_provides": list(server.provides),
+                    # in-band SSH: only the sources zones.yml sends it (the audited console)
+                    "jinbao_ssh_sources": list(
+                        zones.admitted(policy, "ssh", site.id, server.zone, server.role, network, allocations)
+                    )
+                    if policy
+                    else [],
                     **_plane(index, site),
                 }
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
+
+    def _add_lab_firewalls(self, root, network, allocations, index) -> None:
+        from network import zones
+        from network.lab import topology
+
+        lab = topology.build(network, allocations, zones.load_if_any(root))
+        for node in lab.nodes.values():
+            if node.kind != "firewall":
+                continue
+            site = network.sites[node.site]
+            self.inventory.add_host(node.name, group="firewalls")
+            variables = {
+                "ansible_host": node.management,
+                "jinbao_site": site.id,
+                "jinbao_layer": node.layer,
+                "jinbao_bridges": [list(b) for b in node.bridges],
+                **_plane(index, site),
+            }
+            for key, value in variables.items():
+                self.inventory.set_variable(node.name, key, value)
 
 
 def _plane(index, site) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
+from network import zones
 from network.lab import runtime, topology
 from network.planned import planned
 
@@ -27,7 +28,8 @@ class Lab:
     def __init__(self, env: Path):
         self.env = env
         self.network, self.allocations = planned(env)
-        self.topology = topology.build(self.network, self.allocations)
+        self.policy = zones.load_if_any(env)
+        self.topology = topology.build(self.network, self.allocations, self.policy)
         self.user = runtime.automation_user(env, self.network.settings)
         self._hosts: dict[str, testinfra.host.Host] = {}
 
@@ -75,7 +77,7 @@ class Lab:
                 owners[self.loopback(router)] = router
                 for attachment in router.attachments:  # unrouted zones (the DMZ) have no router leg
                     net = self.topology.networks[attachment.network]
-                    if net.kind == "zone":
+                    if net.kind in ("zone", "uplink"):
                         owners[str(ipaddress.ip_network(net.subnet)[1])] = router
             if site.tier == "ministry":
                 owners[self.lan_address(router)] = router

@@ -78,10 +78,16 @@ def test_sshd_listens_on_the_management_address_only(lab):
 
 
 def test_each_node_has_exactly_the_links_the_model_gives(lab):
+    """Its cables, and on a zone firewall one bridge per guarded zone holding the two ports."""
     for node in lab.topology.nodes.values():
-        links = json.loads(lab.host(node.name).check_output("ip -j link show"))
-        names = {link["ifname"] for link in links if link.get("link_type") == "ether"}
-        assert names == {a.ifname for a in node.attachments}, node.name
+        links = json.loads(lab.host(node.name).check_output("ip -j -d link show"))
+        ether = [link for link in links if link.get("link_type") == "ether"]
+        bridges = {link["ifname"] for link in ether if link.get("linkinfo", {}).get("info_kind") == "bridge"}
+        assert {link["ifname"] for link in ether} - bridges == {a.ifname for a in node.attachments}, node.name
+        assert bridges == {f"br-{zone}" for zone, _, _ in node.bridges}, node.name
+        for zone, outside, inside in node.bridges:
+            ports = {link["ifname"] for link in ether if link.get("master") == f"br-{zone}"}
+            assert ports == {outside, inside}, (node.name, zone)
 
 
 def test_management_interfaces_carry_the_management_address_only(lab):

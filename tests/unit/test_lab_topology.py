@@ -8,7 +8,7 @@ import shutil
 import pytest
 from conftest import LAB, copy_inventory, edit_sites
 
-from network import ipam
+from network import ipam, zones
 from network.errors import LabError
 from network.lab import images, topology
 from network.model import load
@@ -122,3 +122,56 @@ def test_image_tags_follow_their_inputs(tmp_path, monkeypatch):
     (copy / "base" / "Dockerfile").write_text((copy / "base" / "Dockerfile").read_text() + "# changed\n")
     rebuilt = images.tags()
     assert rebuilt["base"] != before["base"] and rebuilt["server"] != before["server"]  # children follow
+
+
+# --- the zone firewalls ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def zoned():
+    network = load(LAB)
+    allocations = ipam.read(LAB)
+    policy = zones.load(LAB)
+    return network, allocations, policy, topology.build(network, allocations, policy)
+
+
+def test_every_routed_zone_but_the_hub_is_bridged_by_the_first_layer_that_lists_it(zoned):
+    network, allocations, policy, lab = zoned
+    firewalls = {n.name: n for n in lab.nodes.values() if n.kind == "firewall"}
+    assert set(firewalls) == {"zj-dc-fw-inner", "zj-dc-fw-outer", "zj-dr-fw-inner"}
+    guarded = {(fw.site, zone): fw for fw in firewalls.values() for zone, _, _ in fw.bridges}
+    assert sorted(guarded) == [
+        ("zj-dc", "core-db"), ("zj-dc", "external"), ("zj-dc", "ops"), ("zj-dr", "core-db")
+    ]  # fmt: skip
+    for (site, zone), fw in guarded.items():
+        first = next(x.name for x in policy.layers if zone in x.zones)
+        assert fw.layer == first
+        # hosts stay on the zone's segment, the router moves to the firewall's other side
+        members = {n.name: a.ifname for n, a in lab.members(f"zone:{site}/{zone}")}
+        uplink = {n.name: a.ifname for n, a in lab.members(f"uplink:{site}/{zone}")}
+        assert members[fw.name] == f"i-{zone}" and uplink[fw.name] == f"o-{zone}"
+        assert [n for n in uplink if lab.nodes[n].kind == "router"] == [network.hostname(network.sites[site], "r1")]
+        assert all(lab.nodes[n].kind in ("server", "firewall") for n in members), members
+        assert lab.networks[f"uplink:{site}/{zone}"].subnet == allocations.zones[f"{site}/{zone}"]
+    # the hub (the internal zone, where the WAN enters) stays on the router
+    assert any(lab.nodes[n].kind == "router" for n in (m.name for m, _ in lab.members("zone:zj-dc/internal")))
+
+
+def test_firewalls_change_no_address_or_gateway(topo, zoned):
+    *_, plain = topo
+    *_, lab = zoned
+    for name, node in plain.nodes.items():
+        assert lab.nodes[name].management == node.management
+        assert lab.nodes[name].gateway == node.gateway
+        assert [(a.ifname, a.address) for a in lab.nodes[name].attachments] == [
+            (a.ifname, a.address) for a in node.attachments
+        ]
+
+
+def test_firewall_management_addresses_come_from_the_top_and_never_collide(zoned):
+    network, allocations, _, lab = zoned
+    supernet = ipaddress.ip_network(network.addressing.management.supernet)
+    firewalls = sorted((n for n in lab.nodes.values() if n.kind == "firewall"), key=lambda n: n.name)
+    assert {n.management for n in firewalls} == {str(supernet[-2 - i]) for i in range(len(firewalls))}
+    ipam_given = {d["management"] for d in allocations.devices.values()} | {
+        h["management"] for h in allocations.hosts.values()
+    }
+    assert not ipam_given & {n.management for n in firewalls}

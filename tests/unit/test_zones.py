@@ -4,6 +4,7 @@ itself), a new flow opens exactly one rule, and the stale-rule report reads real
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
@@ -83,7 +84,8 @@ def test_a_held_back_flow_is_refused_naming_it(env, tmp_path, held_back, field, 
     before = sorted(p.name for p in tmp_path.rglob("*"))
     with pytest.raises(ModelError) as caught:
         zones.load(env)
-    problems = [p for p in caught.value.problems if p.where.startswith(f"flows[14] ({held_back['id']}:")]
+    index = len(yaml.safe_load((env / "zones.yml").read_text())["flows"]) - 1
+    problems = [p for p in caught.value.problems if p.where.startswith(f"flows[{index}] ({held_back['id']}:")]
     assert problems, caught.value.problems
     assert problems[0].file == "zones.yml" and problems[0].field == field and message in problems[0].message
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
@@ -113,12 +115,12 @@ def test_adjacent_layers_of_one_vendor_are_refused(env):
 def test_a_new_flow_opens_exactly_one_rule(env):
     network, allocations = planned(env)
     before = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
-    edit_flows(env, lambda data: data["flows"].append(flow("F15", "internal/web", "core-db/database", "postgresql")))
+    edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal/web", "core-db/database", "postgresql")))
     after = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
     added = [line for line in after if line not in before]
     assert added == [
         "\t\tip saddr { 10.5.1.11/32 } ip daddr { 10.5.0.10/32 } tcp dport { 5432 } ct state new counter accept "
-        'comment "F15 internal/web->core-db/database postgresql"'
+        'comment "F99 internal/web->core-db/database postgresql"'
     ]
     assert [line for line in before if line not in after] == []
 
@@ -148,7 +150,7 @@ def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
     loaded = subprocess.run(["unshare", "--net", "sh", "-c", script], input=text, text=True, capture_output=True)
     assert loaded.returncode == 0, loaded.stderr
     report = zones.stale(loaded.stdout, "2026-11-01")
-    assert [r["flow"] for r in report] == ["F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10"]
+    assert [r["flow"] for r in report] == ["F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10", "F15", "F16"]
     assert all(r["packets"] == 0 and r["since"] == "2026-11-01" for r in report)
     assert json.loads(loaded.stdout)["nftables"]  # real nft output, not a fixture
 
@@ -178,3 +180,39 @@ def test_stale_rules_on_a_usg_and_through_the_cli(env, tmp_path):
     assert result.exit_code == 1
     report = json.loads(result.stdout)["stale"]
     assert [(r["flow"], r["owner"]) for r in report] == [("F4", "operations"), ("F11", "exchange team")]
+
+
+def test_the_wan_is_every_lan_line_and_loopback_and_of_the_dcs_only_the_routers_legs(env):
+    network, allocations = planned(env)
+    wan = [ipaddress.ip_network(n) for n in zones.wan_addresses(network, allocations)]
+    covered = [s["lan"] for s in allocations.sites.values()] + [x["subnet"] for x in allocations.links.values()]
+    covered += [f"{d['loopback']}/32" for d in allocations.devices.values()]
+    for cidr in covered:
+        assert any(ipaddress.ip_network(cidr).subnet_of(n) for n in wan), cidr
+    for zone, subnet in allocations.zones.items():
+        inside = [n for n in wan if n.overlaps(ipaddress.ip_network(subnet))]
+        if zone.split("/")[1] in network.policy.unrouted_zones:
+            assert inside == [], zone  # the DMZ has no router leg
+        else:
+            gateway = next(ipaddress.ip_network(subnet).hosts())
+            assert inside == [ipaddress.ip_network(f"{gateway}/32")], zone
+    assert len(wan) < len(covered)  # collapsed
+
+
+def test_the_dmz_reaches_the_wan_only_through_the_gatekeeper(env):
+    edit_flows(env, lambda data: data["flows"].append(flow("X10", "dmz/declaration-web", "wan", "https")))
+    with pytest.raises(ModelError) as caught:
+        zones.load(env)
+    assert any(p.field == "via" and "X10" in p.where for p in caught.value.problems)
+
+
+def test_a_hosts_own_acl_admits_ssh_from_exactly_the_flows_sources(env):
+    policy = zones.load(env)
+    network, allocations = planned(env)
+    console = f"{allocations.hosts['zj-dc/ops1']['address']}/32"
+    assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (console,)
+    assert zones.admitted(policy, "ssh", "zj-dc", "ops", "ops", network, allocations) == ()
+    assert zones.admitted(policy, "ssh", "zj-dr", "core-db", "database", network, allocations) == ()  # no console there
+    edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal", "core-db/database", "ssh")))
+    widened = zones.admitted(zones.load(env), "ssh", "zj-dc", "core-db", "database", network, allocations)
+    assert sorted(widened) == sorted([console, allocations.zones["zj-dc/internal"]])

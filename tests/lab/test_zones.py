@@ -1,0 +1,277 @@
+"""The security zones in the lab, proved by probing: from a host in every zone of a DC, every
+declared and undeclared service of every host of every other zone (inside the lab's zone
+networks only). The observed matrix must equal the one zones.yml intends: no extra open
+path, no blocked allowed flow. Adding a flow and re-converging opens exactly that flow; a
+held-back policy is refused before any firewall is touched."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from network import zones
+
+DC = "zj-dc"
+# probed besides the declared services: ports nothing in zones.yml opens
+UNDECLARED = {"rdp": ("tcp", 3389), "http-alt": ("tcp", 8080), "snmp": ("udp", 161)}
+TIMEOUT = 1.5
+
+# Runs on the probing host: TCP connect (an RST means the path is open and nothing listens)
+# or a UDP datagram that the target's responder answers; silence is a blocked path.
+PROBE = r"""
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+source, timeout, targets = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
+NTP = b"\x1b" + 47 * b"\0"
+def probe(t):
+    address, proto, port = t
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    s.settimeout(timeout)
+    try:
+        s.bind((source, 0))
+        s.connect((address, port))
+        if proto == "udp":
+            s.send(NTP if port == 123 else b"jinbao-probe")
+            s.recv(512)
+        return "open"
+    except ConnectionRefusedError:
+        return "open"
+    except OSError:
+        return "blocked"
+    finally:
+        s.close()
+with ThreadPoolExecutor(64) as pool:
+    print(json.dumps(list(pool.map(probe, targets))))
+"""
+
+# Runs on every probed host for the length of the module: answers UDP on the probed ports
+# that no real service holds (chrony answers NTP on the ops host itself).
+RESPONDER = r"""
+import selectors, socket, sys, time
+address, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
+sel = selectors.DefaultSelector()
+for port in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((address, port))
+    except OSError:
+        continue
+    sel.register(s, selectors.EVENT_READ)
+end = time.time() + 900
+while time.time() < end:
+    for key, _ in sel.select(timeout=1):
+        data, peer = key.fileobj.recvfrom(512)
+        key.fileobj.sendto(data, peer)
+"""
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    zone: str
+    role: str
+    address: str
+
+
+def _hosts(lab) -> list[Host]:
+    site = lab.network.sites[DC]
+    return [
+        Host(lab.network.hostname(site, h.name), h.zone, h.role, lab.allocations.hosts[f"{DC}/{h.name}"]["address"])
+        for h in site.hosts
+    ]
+
+
+def _services(policy) -> dict[str, tuple[str, int]]:
+    found = {}
+    for name, spec in policy.services.items():
+        for port in spec.ports:
+            found[f"{name}" if len(spec.ports) == 1 else f"{name}/{port}"] = (spec.proto, port)
+    return {**found, **UNDECLARED}
+
+
+def _matches(endpoint: str, host: Host) -> bool:
+    zone, _, role = endpoint.partition("/")
+    return host.zone == zone and (not role or host.role == role)
+
+
+def intended(policy, hosts: list[Host]) -> set[tuple[str, str, str]]:
+    """(source host, target host, service) that zones.yml opens: firewall flows only (the
+    gatekeeper's ferries are files, never an IP path)."""
+    services = _services(policy)
+    opened = set()
+    for flow in policy.flows:
+        if flow.via != "firewall":
+            continue
+        spec = policy.services[flow.service]
+        for a in hosts:
+            for b in hosts:
+                if a.zone != b.zone and _matches(flow.source, a) and _matches(flow.to, b):
+                    opened |= {
+                        (a.name, b.name, name) for name, (proto, port) in services.items()
+                        if proto == spec.proto and port in spec.ports
+                    }  # fmt: skip
+    return opened
+
+
+def observed(lab, policy, hosts: list[Host]) -> set[tuple[str, str, str]]:
+    """(source, target, service) found open by probing from one host of every zone (the hosts
+    of a zone share its segment and its firewall, so the first speaks for the rest)."""
+    services = _services(policy)
+    sources = {}
+    for h in hosts:
+        sources.setdefault(h.zone, h)  # the first host of each zone probes for it
+    opened = set()
+    for source in sources.values():
+        targets = [(b, name) for b in hosts if b.zone != source.zone for name in services]
+        wire = [(b.address, *services[name]) for b, name in targets]
+        result = lab.host(source.name).run(f"python3 -c '{PROBE}' {source.address} {TIMEOUT} '{json.dumps(wire)}'")
+        assert result.rc == 0, result.stderr
+        verdicts = json.loads(result.stdout)
+        opened |= {(source.name, b.name, name) for (b, name), v in zip(targets, verdicts, strict=True) if v == "open"}
+    return opened
+
+
+def _table(policy, hosts, opened, expected) -> str:
+    """The matrix as people read it: one row per probing host, one column per target host;
+    each cell lists the open services (! marks a difference from zones.yml)."""
+    sources = {}
+    for h in hosts:
+        sources.setdefault(h.zone, h)
+    names = [h.name.removeprefix(f"{DC}-") for h in hosts]
+    width = max(len(n) for n in names) + 2
+    lines = ["from \\ to".ljust(16) + "".join(n.ljust(width * 2) for n in names)]
+    for s in sources.values():
+        cells = []
+        for b in hosts:
+            found = sorted(x for (a, t, x) in opened | expected if a == s.name and t == b.name)
+            text = ",".join(x + ("" if ((s.name, b.name, x) in opened) == ((s.name, b.name, x) in expected) else "!")
+                            for x in found)  # fmt: skip
+            cells.append(("·" if s.zone == b.zone else text or "-").ljust(width * 2))
+        lines.append(f"{s.name.removeprefix(f'{DC}-')} ({s.zone})".ljust(16) + "".join(cells))
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def responders(lab):
+    policy = lab.policy
+    udp = sorted({port for proto, port in _services(policy).values() if proto == "udp"})
+    hosts = _hosts(lab)
+    for h in hosts:
+        lab.host(h.name).run(
+            f"nohup timeout 900 python3 -c '{RESPONDER}' {h.address} {','.join(map(str, udp))} >/dev/null 2>&1 &"
+        )
+    time.sleep(1)
+    yield hosts
+    for h in hosts:
+        lab.host(h.name).run("pkill -f '^python3 -c.*selectors' || true")
+
+
+def _probe_sources(hosts):
+    first = {}
+    for h in hosts:
+        first.setdefault(h.zone, h.name)
+    return set(first.values())
+
+
+def _compare(lab, policy, hosts):
+    opened = observed(lab, policy, hosts)
+    expected = {t for t in intended(policy, hosts) if t[0] in _probe_sources(hosts)}
+    return opened, expected
+
+
+def test_the_probed_matrix_is_zones_yml(lab, responders, capsys):
+    policy = lab.policy
+    hosts = responders
+    assert {h.zone for h in hosts} >= {"core-db", "internal", "ops", "external", "dmz"}
+    opened, expected = _compare(lab, policy, hosts)
+    with capsys.disabled():
+        print(f"\nzones of {DC}, probed (services open; · same zone, - nothing, ! differs from zones.yml):")
+        print(_table(policy, hosts, opened, expected))
+    assert expected, "zones.yml should open something between the lab's zones"
+    assert sorted(opened - expected) == [], "open, but no flow of zones.yml allows it"
+    assert sorted(expected - opened) == [], "allowed by zones.yml, but blocked"
+
+
+@pytest.fixture
+def zones_file(lab):
+    """zones.yml as it was, put back (and re-converged) whatever the test does."""
+    path = lab.env / zones.FILE
+    saved = path.read_text()
+    yield path
+    path.write_text(saved)
+    converged = lab.ansible("playbooks/zones.yml")
+    assert converged.returncode == 0, converged.stdout[-3000:]
+
+
+def _ruleset(lab, name: str) -> str:
+    return lab.host(name).check_output("nft list table inet jinbao_zones")
+
+
+def test_a_new_flow_opens_exactly_that_flow(lab, responders, zones_file):
+    hosts = responders
+    before_open, _ = _compare(lab, lab.policy, hosts)
+    text = zones_file.read_text()
+    zones_file.write_text(
+        text
+        + "  - id: F90\n    from: core-db/database\n    to: external/front-end-processor\n    service: exchange-api\n"
+        "    reason: lab test, removed again\n    owner: tests\n    review: 2027-01-31\n"
+    )
+    converged = lab.ansible("playbooks/zones.yml")
+    assert converged.returncode == 0, converged.stdout[-3000:]
+    policy = zones.load(lab.env)
+    after_open, expected = _compare(lab, policy, hosts)
+    assert after_open == expected
+    db = next(h.name for h in hosts if h.role == "database")
+    fep = next(h.name for h in hosts if h.role == "front-end-processor")
+    assert after_open - before_open == {(db, fep, "exchange-api")}
+    assert before_open - after_open == set()
+
+
+def test_a_held_back_policy_is_refused_before_any_firewall_is_touched(lab, zones_file):
+    firewall = next(n.name for n in lab.topology.nodes.values() if n.kind == "firewall")
+    before = _ruleset(lab, firewall)
+    text = zones_file.read_text()
+    zones_file.write_text(
+        text + "  - id: F91\n    from: internet\n    to: core-db/database\n    service: postgresql\n"
+        "    reason: held back\n    owner: nobody\n    review: 2027-01-31\n"
+    )
+    refused = lab.ansible("playbooks/zones.yml")
+    assert refused.returncode != 0
+    assert "F91" in refused.stdout and "core database" in refused.stdout
+    assert "zone_firewall" not in refused.stdout  # stopped on the controller
+    after = _ruleset(lab, firewall)
+    assert _without_counters(after) == _without_counters(before)
+
+
+def _without_counters(text: str) -> str:
+    return re.sub(r"counter packets \d+ bytes \d+", "counter", text)
+
+
+def test_firewalls_only_bridge_and_their_forward_policy_is_drop(lab):
+    for node in (n for n in lab.topology.nodes.values() if n.kind == "firewall"):
+        host = lab.host(node.name)
+        assert host.sysctl("net.ipv4.ip_forward") == 0, node.name
+        for zone, outside, inside in node.bridges:
+            ports = {p["ifname"] for p in json.loads(host.check_output(f"ip -j link show master br-{zone}"))}
+            assert ports == {outside, inside}, node.name
+        table = json.loads(host.check_output("nft -j list chain inet jinbao_zones forward"))["nftables"]
+        chain = next(i["chain"] for i in table if "chain" in i)
+        assert chain["policy"] == "drop" and chain["hook"] == "forward", node.name
+
+
+def test_the_stale_rule_report_reads_a_live_firewall(lab, tmp_path):
+    firewall = lab.host("zj-dc-fw-inner")
+    firewall.run_test("nft -f /etc/nftables.d/50-jinbao-zones.nft")  # counters start again at zero
+    collector = lab.allocations.hosts[f"{DC}/ops1"]["address"]
+    lab.host("zhejiang-r1").run_test(f"nc -z -w 3 {collector} 514")  # a router opens a log connection
+    counters = tmp_path / "inner.json"
+    counters.write_text(firewall.check_output("nft -j list table inet jinbao_zones"))
+    flows = {r["flow"] for r in zones.stale(counters.read_text(), "the reload")}
+    assert "F15" not in flows  # used since the reload
+    assert {"F2", "F3", "F4"} <= flows  # nobody administered anything since
+    assert flows <= {f.id for f in lab.policy.flows}
