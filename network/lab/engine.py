@@ -42,13 +42,14 @@ def _install() -> None:
 # dozen nodes outrun the kernel's default of 128 per user, and the late ones boot degraded
 # ("Result: resources"). The lab raises the host's limits, never lowers them.
 HOST_LIMITS = {"fs/inotify/max_user_instances": 1024, "fs/inotify/max_user_watches": 524288}
+PROC_SYS = Path("/proc/sys")
 
 
 def host_limits() -> list[str]:
     """Raise the host's kernel limits the lab needs; what changed, as `key: old -> new`."""
     changed = []
     for key, wanted in HOST_LIMITS.items():
-        path = Path("/proc/sys") / key
+        path = PROC_SYS / key
         have = int(path.read_text())
         if have >= wanted:
             continue

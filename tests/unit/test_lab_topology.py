@@ -175,3 +175,34 @@ def test_firewall_management_addresses_come_from_the_top_and_never_collide(zoned
         h["management"] for h in allocations.hosts.values()
     }
     assert not ipam_given & {n.management for n in firewalls}
+
+
+def test_lab_up_raises_the_hosts_inotify_limits_and_never_lowers_them(tmp_path, monkeypatch):
+    from network.lab import engine
+
+    for key, value in {"fs/inotify/max_user_instances": "128\n", "fs/inotify/max_user_watches": "1048576\n"}.items():
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_text(value)
+    monkeypatch.setattr(engine, "PROC_SYS", tmp_path)
+    monkeypatch.setattr(engine.os, "geteuid", lambda: 0)
+    assert engine.host_limits() == ["fs.inotify.max_user_instances: 128 -> 1024"]
+    assert (tmp_path / "fs/inotify/max_user_instances").read_text() == "1024"
+    assert (tmp_path / "fs/inotify/max_user_watches").read_text() == "1048576\n"  # higher already: untouched
+    assert engine.host_limits() == []
+    (tmp_path / "fs/inotify/max_user_instances").write_text("128")
+    monkeypatch.setattr(engine.os, "geteuid", lambda: 1000)
+    with pytest.raises(LabError, match=r"fs.inotify.max_user_instances is 128; the lab needs 1024"):
+        engine.host_limits()
+
+
+def test_only_routers_forward_and_the_setting_is_part_of_the_digest(tmp_path, monkeypatch):
+    env = copy_inventory(LAB, tmp_path / "lab")
+    network = load(env)
+    topo = topology.build(network, ipam.read(env), zones.load_if_any(env))
+    forwarding = {n.kind: topology.sysctls(n)["net.ipv4.ip_forward"] for n in topo.nodes.values()}
+    assert forwarding == {"router": "1", "server": "0", "firewall": "0"}
+    router = next(n for n in topo.nodes.values() if n.kind == "router")
+    before = topo.digest(router)
+    original = topology.sysctls
+    monkeypatch.setattr(topology, "sysctls", lambda node: {**original(node), "net.ipv4.ip_forward": "0"})
+    assert topo.digest(router) != before
