@@ -270,12 +270,14 @@ def wan_addresses(network, allocations) -> tuple[str, ...]:
     IPAM handed out, and the DC routers' own legs in the routed zones (the first address of
     each: what a DC router speaks from to a host of the zone, its syslog and NTP), collapsed
     (the pools are contiguous, so the list stays short)."""
+    from network.render.context import gateway_of
+
     nets = [ipaddress.ip_network(s["lan"]) for s in allocations.sites.values() if s.get("lan")]
     nets += [ipaddress.ip_network(link["subnet"]) for link in allocations.links.values()]
     nets += [ipaddress.ip_network(f"{d['loopback']}/32") for d in allocations.devices.values() if d.get("loopback")]
     unrouted = set(network.policy.unrouted_zones)
     nets += [
-        ipaddress.ip_network(f"{next(ipaddress.ip_network(subnet).hosts())}/32")
+        ipaddress.ip_network(ipaddress.ip_interface(gateway_of(subnet)).ip)
         for key, subnet in allocations.zones.items()
         if key.split("/", 1)[1] not in unrouted
     ]

@@ -38,6 +38,11 @@ def _host_in(cidr: str, index: int) -> str:
     return f"{to_ip(start + index)}/{length}"
 
 
+def gateway_of(subnet: str) -> str:
+    """The router's address on a site LAN or a DC zone (the subnet's first host), with its prefix."""
+    return _host_in(subnet, 1)
+
+
 def link_addresses(subnet: str) -> tuple[str, str]:
     """(parent end, child end). A /31 uses both addresses, a /30 the two usable ones."""
     _, length = to_int(subnet)
@@ -230,7 +235,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
                 "name": names["lan"],
                 "kind": "lan",
                 "description": f"LAN {site.posts} posts",
-                "address": _host_in(lan, 1),
+                "address": gateway_of(lan),
                 "ospf": {"area": own_area, "passive": True} if ospf_site else None,
             }
         )
@@ -247,7 +252,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
                     "zone": zone,
                     "vlan": ZONE_VLAN_BASE + n,
                     "description": f"zone {zone}",
-                    "address": _host_in(subnet, 1),
+                    "address": gateway_of(subnet),
                     "ospf": {"area": own_area, "passive": True},
                 }
             )

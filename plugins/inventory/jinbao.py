@@ -43,7 +43,7 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
 try:
-    from network import ipam
+    from network import ipam, zones
     from network.errors import JinbaoError
     from network.model import load
     from network.render.context import RenderIndex, platform
@@ -89,13 +89,14 @@ class InventoryModule(BaseInventoryPlugin):
         space = [network.addressing.national.supernet, network.addressing.provinces.supernet]
         self.inventory.set_variable("all", "jinbao_private_networks", space)
         self._add_routers(network, plan.allocations, index)
-        self._add_servers(network, plan.allocations, index, root)
-        self._group("firewalls", "managed")
-        if self.get_option("lab_firewalls"):
-            try:
-                self._add_lab_firewalls(root, network, plan.allocations, index)
-            except JinbaoError as exc:
-                raise AnsibleParserError(f"jinbao: {exc}") from None
+        try:
+            policy = zones.load_if_any(root)  # zones.yml: the hosts' own ACLs, the lab's firewalls
+            self._add_servers(network, plan.allocations, index, policy)
+            self._group("firewalls", "managed")
+            if self.get_option("lab_firewalls"):
+                self._add_lab_firewalls(network, plan.allocations, index, policy)
+        except JinbaoError as exc:
+            raise AnsibleParserError(f"jinbao: {exc}") from None
 
     def _group(self, name: str, parent: str | None = None) -> str:
         self.inventory.add_group(name)
@@ -137,13 +138,7 @@ class InventoryModule(BaseInventoryPlugin):
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
 
-    def _add_servers(self, network, allocations, index, root) -> None:
-        from network import zones
-
-        try:
-            policy = zones.load_if_any(root)
-        except JinbaoError as exc:
-            raise AnsibleParserError(f"jinbao: {exc}") from None
+    def _add_servers(self, network, allocations, index, policy) -> None:
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
@@ -177,11 +172,10 @@ class InventoryModule(BaseInventoryPlugin):
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
 
-    def _add_lab_firewalls(self, root, network, allocations, index) -> None:
-        from network import zones
+    def _add_lab_firewalls(self, network, allocations, index, policy) -> None:
         from network.lab import topology
 
-        lab = topology.build(network, allocations, zones.load_if_any(root))
+        lab = topology.build(network, allocations, policy)
         for node in lab.nodes.values():
             if node.kind != "firewall":
                 continue
