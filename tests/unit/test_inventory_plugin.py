@@ -51,4 +51,13 @@ def test_stale_allocations_are_refused(lab: Path) -> None:
     (lab / "allocations.yml").unlink()
     result = ansible_inventory(lab, "--list")
     assert "allocations.yml is out of date" in result.stderr
+    assert result.returncode != 0  # ansible.cfg: unparsed_is_failed, never an empty inventory
     assert json.loads(result.stdout or "{}").get("_meta", {}).get("hostvars", {}) == {}
+
+
+def test_a_refused_zone_policy_stops_ansible_naming_the_flow(lab: Path) -> None:
+    path = lab / "zones.yml"
+    path.write_text(path.read_text().replace("  - id: F2\n", "  - id: F1\n", 1))
+    result = ansible_inventory(lab, "--list")
+    assert result.returncode != 0
+    assert "zones.yml: flows[1] (F1: ops/ops" in result.stderr and "id is used by another flow" in result.stderr
