@@ -181,7 +181,7 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
         src_kind = src.kind if src else ("internet" if flow.source == ANY else None)
         dst_kind = dst.kind if dst else None
         if src_kind in UNTRUSTED and (dst_kind == "core" or flow.to == ANY):
-            refuse("to", f"nothing from a {src_kind} zone may reach the core database")
+            refuse("to", f"nothing from the {src_kind} zone may reach the core database")
         if src_kind == "internet" and dst_kind not in ("dmz", None) and flow.to != ANY:
             refuse("to", "the internet reaches the DMZ only; inward it goes through the gatekeeper")
         if (

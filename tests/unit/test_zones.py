@@ -62,8 +62,8 @@ def test_every_nftables_layer_is_accepted_by_nft(env):
 
 EXPIRED = {"reason": "migration", "approved_by": "CISO", "expires": "2020-01-01"}
 HELD_BACK = [
-    (flow("X1", "internet", "core-db", "postgresql"), "to", "nothing from a internet zone may reach the core database"),
-    (flow("X2", "partner", "core-db/database", "postgresql"), "to", "nothing from a partner zone"),
+    (flow("X1", "internet", "core-db", "postgresql"), "to", "nothing from the internet zone may reach the core"),
+    (flow("X2", "partner", "core-db/database", "postgresql"), "to", "nothing from the partner zone"),
     (flow("X3", "internet", "internal", "https"), "to", "the internet reaches the DMZ only"),
     (flow("X4", "dmz/declaration-web", "internal/middleware", "https"), "via", "only through the gatekeeper"),
     (flow("X5", "internal", "core-db", "any"), "service", "is `any`: it needs a waiver"),
