@@ -33,6 +33,10 @@ FILE = "zones.yml"
 ANY = "any"
 Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet", "wan"]
 UNTRUSTED = ("internet", "partner")
+# content types the gatekeeper can check (well-formed, no DTD or entities, size): a ferry
+# may carry only these
+CHECKED_CONTENT = ("application/xml", "application/json")
+FERRY_ACCOUNT = "jinbao-ferry"  # the account a ferry end keeps for its gatekeeper, and nothing else
 
 
 class ZoneSpec(Strict):
@@ -192,8 +196,21 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
             refuse("via", "the DMZ reaches the internal network only through the gatekeeper (via: gatekeeper)")
         if flow.via == "gatekeeper" and not (src_kind == "dmz" or dst_kind == "dmz"):
             refuse("via", "the gatekeeper stands between the DMZ and the internal network only")
+        if flow.via == "gatekeeper" and ANY in (flow.source, flow.to):
+            refuse("from" if flow.source == ANY else "to", "a ferry runs between hosts: name a zone or zone/role")
         if flow.via == "firewall" and src and dst and not _layers_for(policy, flow):
             refuse("from", f"no firewall layer stands between {_zone_of(flow.source)} and {_zone_of(flow.to)}")
+    for name, ferry in policy.ferries.items():
+        unchecked = [c for c in ferry.content if c not in CHECKED_CONTENT]
+        if unchecked:
+            problems.append(
+                Problem(
+                    FILE,
+                    f"ferries[{name}]",
+                    "content",
+                    f"{', '.join(unchecked)}: the gatekeeper checks only {', '.join(CHECKED_CONTENT)}",
+                )
+            )
     for i, layer in enumerate(policy.layers):
         for zone in layer.zones:
             if zone not in policy.zones:
@@ -305,6 +322,143 @@ def admitted(policy: PolicySpec, service: str, dc: str, zone: str, role: str, ne
             continue
         found |= set(endpoint_addresses(policy, flow.source, dc, network, allocations) or ())
     return tuple(sorted(found, key=_sort_key))
+
+
+@dataclass(frozen=True)
+class FerryEnd:
+    host: str  # inventory hostname
+    address: str  # its address in its zone
+
+
+@dataclass(frozen=True)
+class Ferry:
+    """One `via: gatekeeper` flow in one DC: files from the sources' spools to the destinations'."""
+
+    flow: str
+    name: str  # the ferries: entry, also the spool's name on both ends
+    source_zone: str
+    to_zone: str
+    sources: tuple[FerryEnd, ...]
+    destinations: tuple[FerryEnd, ...]
+    content: tuple[str, ...]
+    max_bytes: int
+
+    def ends(self):
+        """(side, zone, end) for every host at either end: sources first."""
+        for side, zone, members in (
+            ("source", self.source_zone, self.sources),
+            ("destination", self.to_zone, self.destinations),
+        ):
+            for end in members:
+                yield side, zone, end
+
+
+@dataclass(frozen=True)
+class Gatekeeper:
+    site: str
+    legs: dict[str, str]  # zone → the gatekeeper's address in it (with the zone's prefix)
+    ferries: tuple[Ferry, ...]
+
+    def leg_towards(self, zone: str) -> str:
+        return self.legs[zone].split("/", 1)[0]
+
+    def ends(self) -> list[dict]:
+        """Each host the gatekeeper logs in to: its address, the leg it is reached from, and the
+        ferries it serves there (side and size limit); one login per host, so one key line."""
+        hosts: dict[str, dict] = {}
+        for ferry in self.ferries:
+            for side, zone, end in ferry.ends():
+                leg = self.leg_towards(zone)
+                entry = hosts.setdefault(
+                    end.host, {"host": end.host, "address": end.address, "leg": leg, "ferries": {}}
+                )
+                entry["ferries"][ferry.name] = {"side": side, "max_bytes": ferry.max_bytes}
+        return sorted(hosts.values(), key=lambda e: e["host"])
+
+
+def _ferry_ends(endpoint: str, dc: str, network, allocations) -> tuple[FerryEnd, ...]:
+    zone, _, role = endpoint.partition("/")
+    site = network.sites[dc]
+    return tuple(
+        FerryEnd(network.hostname(site, h.name), allocations.hosts[f"{dc}/{h.name}"]["address"])
+        for h in site.hosts
+        if h.zone == zone and role in ("", h.role) and f"{dc}/{h.name}" in allocations.hosts
+    )
+
+
+def gatekeepers(policy: PolicySpec, network, allocations) -> dict[str, Gatekeeper]:
+    """The gatekeeper of each DC site where a `via: gatekeeper` flow has hosts at both ends: a
+    leg in each zone its ferries touch, on the zone's last usable address, and what it ferries.
+    An address some host or the zone's router already holds is refused, naming the zone."""
+    from network.render.context import gatekeeper_leg_of, gateway_of, ip_of
+
+    found: dict[str, Gatekeeper] = {}
+    for dc in network.sites:
+        ferries = []
+        for flow in policy.flows:
+            if flow.via != "gatekeeper" or ANY in (flow.source, flow.to):
+                continue
+            sources = _ferry_ends(flow.source, dc, network, allocations)
+            destinations = _ferry_ends(flow.to, dc, network, allocations)
+            if not sources or not destinations:
+                continue  # this DC has no such hosts (a DR site mirrors part of the DC)
+            spec = policy.ferries[flow.service]
+            ferries.append(
+                Ferry(
+                    flow.id,
+                    flow.service,
+                    _zone_of(flow.source),
+                    _zone_of(flow.to),
+                    sources,
+                    destinations,
+                    spec.content,
+                    spec.max_bytes,
+                )
+            )
+        if not ferries:
+            continue
+        legs = {}
+        for zone in sorted({z for f in ferries for z in (f.source_zone, f.to_zone)}):
+            subnet = allocations.zones[f"{dc}/{zone}"]
+            leg = gatekeeper_leg_of(subnet)
+            holders = {ip_of(gateway_of(subnet)): "the zone's router"} | {
+                e["address"]: key for key, e in allocations.hosts.items() if key.startswith(f"{dc}/")
+            }
+            holder = holders.get(ip_of(leg))
+            if holder:
+                raise JinbaoError(
+                    Problem(
+                        "allocations.yml",
+                        dc,
+                        f"zones[{dc}/{zone}]",
+                        f"the gatekeeper's leg {ip_of(leg)} (the zone's last usable address) is taken by {holder}",
+                    )
+                )
+            legs[zone] = leg
+        found[dc] = Gatekeeper(dc, legs, tuple(ferries))
+    return found
+
+
+def ferry_logins(gatekeeper_map: dict[str, Gatekeeper]) -> dict[str, list[dict]]:
+    """Host → the ferry ends it serves: which ferry, which side, and the gatekeeper's address
+    that alone may log in for it (its leg in the host's zone)."""
+    ends: dict[str, list[dict]] = {}
+    for gk in gatekeeper_map.values():
+        for ferry in gk.ferries:
+            for side, zone, end in ferry.ends():
+                leg = gk.leg_towards(zone)
+                ends.setdefault(end.host, []).append(
+                    {
+                        "ferry": ferry.name,
+                        "flow": ferry.flow,
+                        "side": side,
+                        "gatekeeper": leg,
+                        "login": f"{FERRY_ACCOUNT}@{leg}",  # sshd's AllowUsers form
+                        "content": list(ferry.content),  # what a producer may queue
+                        "max_bytes": ferry.max_bytes,
+                    }
+                )
+    return ends
 
 
 def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str) -> list[Rule]:

@@ -145,7 +145,7 @@ def _iptables(add: bool) -> None:
 
 
 # --- containers ---------------------------------------------------------------------
-IMAGE_OF = {"firewall": "server"}  # lab firewalls are servers with nftables
+IMAGE_OF = {"firewall": "server", "gatekeeper": "server"}  # lab stand-ins: servers with nftables
 
 
 def _node_labels(topo: Topology, node: Node, image: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from network import zones
 from network.errors import LabError, Problem
 from network.ipam import Allocations
 from network.ipam.pools import to_int, to_ip
@@ -46,7 +47,7 @@ class Attachment:
 @dataclass(frozen=True)
 class Node:
     name: str  # the inventory hostname, also the container's hostname
-    kind: str  # "router" | "server" | "firewall"
+    kind: str  # "router" | "server" | "firewall" | "gatekeeper"
     site: str
     management: str  # address on the management network
     attachments: tuple[Attachment, ...]
@@ -54,6 +55,7 @@ class Node:
     device: str = ""  # the device or host name within its site (allocations key <site>/<device>)
     layer: str = ""  # firewalls: the zones.yml layer it enforces
     bridges: tuple[tuple[str, str, str], ...] = ()  # firewalls: (zone, outside ifname, inside ifname)
+    legs: tuple[tuple[str, str, str], ...] = ()  # gatekeepers: (zone, ifname, address with prefix)
 
 
 @dataclass(frozen=True)
@@ -210,20 +212,23 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
     taken = {n.management for n in nodes.values()}
     _, length = to_int(supernet)
     top = start + 2 ** (32 - length) - 2  # the last usable address, then downwards
-    layers = [x.name for x in policy.layers] if policy is not None else []
-    for n, ((site_id, layer), zones) in enumerate(
-        sorted(firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1])))
-    ):
-        site = network.sites[site_id]
-        management = to_ip(top - n)
+    stand_ins = iter(range(top, start, -1))
+
+    def stand_in_management() -> str:
+        management = to_ip(next(stand_ins))
         if management in taken:
             raise LabError(
                 Problem(
-                    "addressing.yml", "", "management.supernet", f"too small for the lab's firewalls ({management})"
+                    "addressing.yml", "", "management.supernet", f"too small for the lab's stand-ins ({management})"
                 )
             )
+        return management
+
+    layers = [x.name for x in policy.layers] if policy is not None else []
+    for (site_id, layer), zones_guarded in sorted(firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1]))):
+        site = network.sites[site_id]
         bridges = tuple(
-            (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(zones)
+            (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(zones_guarded)
         )
         attachments = [Attachment("mgmt", "eth0")]
         for zone, outside, inside in bridges:
@@ -236,10 +241,25 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
             name,
             "firewall",
             site_id,
-            management,
+            stand_in_management(),
             tuple(attachments),
             device=f"fw-{layer}",
             layer=layer,
             bridges=bridges,
+        )
+    # the gatekeeper of a DC: a leg in each zone it ferries between, no route, no forwarding
+    gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
+    for site_id, gk in sorted(gatekeepers.items()):
+        site = network.sites[site_id]
+        legs = tuple((z, _port("g", z, network.path(site)), leg) for z, leg in sorted(gk.legs.items()))
+        name = network.hostname(site, "gatekeeper")
+        nodes[name] = Node(
+            name,
+            "gatekeeper",
+            site_id,
+            stand_in_management(),
+            (Attachment("mgmt", "eth0"), *(Attachment(f"zone:{site_id}/{z}", port, leg) for z, port, leg in legs)),
+            device="gatekeeper",
+            legs=legs,
         )
     return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)

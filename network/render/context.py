@@ -43,6 +43,13 @@ def gateway_of(subnet: str) -> str:
     return _host_in(subnet, 1)
 
 
+def gatekeeper_leg_of(subnet: str) -> str:
+    """The gatekeeper's leg in a DC zone (the subnet's last usable address), with its prefix:
+    IPAM hands hosts out from the bottom of a zone, the router takes the first address."""
+    _, length = to_int(subnet)
+    return _host_in(subnet, 2 ** (32 - length) - 2)
+
+
 def link_addresses(subnet: str) -> tuple[str, str]:
     """(parent end, child end). A /31 uses both addresses, a /30 the two usable ones."""
     _, length = to_int(subnet)

@@ -25,9 +25,10 @@ options:
     type: bool
     default: true
   lab_firewalls:
-    description: Also list the lab's zone firewalls (group C(firewalls)), the Linux stand-ins
-      the lab runs for each layer of zones.yml in each DC (network.lab.topology). Production
-      firewalls are vendor devices configured from C(jinbao zones render), not Ansible hosts.
+    description: Also list the lab's zone firewalls (group C(firewalls)) and gatekeepers (group
+      C(gatekeepers)), the Linux stand-ins the lab runs for each layer of zones.yml and each
+      DC's ferries (network.lab.topology). Production firewalls and gatekeepers are vendor
+      devices configured from C(jinbao zones render), not Ansible hosts.
     type: bool
     default: false
 """
@@ -93,6 +94,7 @@ class InventoryModule(BaseInventoryPlugin):
             policy = zones.load_if_any(root)  # zones.yml: the hosts' own ACLs, the lab's firewalls
             self._add_servers(network, plan.allocations, index, policy)
             self._group("firewalls", "managed")
+            self._group("gatekeepers", "managed")
             if self.get_option("lab_firewalls"):
                 self._add_lab_firewalls(network, plan.allocations, index, policy)
         except JinbaoError as exc:
@@ -139,6 +141,8 @@ class InventoryModule(BaseInventoryPlugin):
                 self.inventory.set_variable(host, key, value)
 
     def _add_servers(self, network, allocations, index, policy) -> None:
+        # the ferry ends a server serves: the gatekeeper logs in from its leg in the server's zone
+        ferries = zones.ferry_logins(zones.gatekeepers(policy, network, allocations)) if policy else {}
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
@@ -161,12 +165,15 @@ class InventoryModule(BaseInventoryPlugin):
                     "jinbao_address": addresses["address"],
                     "jinbao_zone_subnet": allocations.zones[f"{site.id}/{server.zone}"],
                     "jinbao_provides": list(server.provides),
-                    # in-band SSH: only the sources zones.yml sends it (the audited console)
+                    # in-band SSH: only the sources zones.yml sends it (the audited console) and
+                    # the gatekeeper of the ferries it serves
                     "jinbao_ssh_sources": list(
                         zones.admitted(policy, "ssh", site.id, server.zone, server.role, network, allocations)
                     )
+                    + sorted({f"{end['gatekeeper']}/32" for end in ferries.get(host, [])})
                     if policy
                     else [],
+                    "jinbao_ferry_ends": ferries.get(host, []),
                     **_plane(index, site),
                 }
                 for key, value in variables.items():
@@ -176,7 +183,10 @@ class InventoryModule(BaseInventoryPlugin):
         from network.lab import topology
 
         lab = topology.build(network, allocations, policy)
+        gatekeepers = zones.gatekeepers(policy, network, allocations) if policy else {}
         for node in lab.nodes.values():
+            if node.kind == "gatekeeper":
+                self._add_gatekeeper(node, gatekeepers[node.site], network.sites[node.site], index)
             if node.kind != "firewall":
                 continue
             site = network.sites[node.site]
@@ -190,6 +200,31 @@ class InventoryModule(BaseInventoryPlugin):
             }
             for key, value in variables.items():
                 self.inventory.set_variable(node.name, key, value)
+
+    def _add_gatekeeper(self, node, gatekeeper, site, index) -> None:
+        self.inventory.add_host(node.name, group="gatekeepers")
+        variables = {
+            "ansible_host": node.management,
+            "jinbao_site": site.id,
+            "jinbao_legs": [{"zone": z, "ifname": port, "address": leg} for z, port, leg in node.legs],
+            "jinbao_ferries": [
+                {
+                    "flow": f.flow,
+                    "name": f.name,
+                    "from": f.source_zone,
+                    "to": f.to_zone,
+                    "sources": [{"host": e.host, "address": e.address} for e in f.sources],
+                    "destinations": [{"host": e.host, "address": e.address} for e in f.destinations],
+                    "content": list(f.content),
+                    "max_bytes": f.max_bytes,
+                }
+                for f in gatekeeper.ferries
+            ],
+            "jinbao_ferry_hosts": gatekeeper.ends(),
+            **_plane(index, site),
+        }
+        for key, value in variables.items():
+            self.inventory.set_variable(node.name, key, value)
 
 
 def _plane(index, site) -> dict:

@@ -166,15 +166,32 @@ def test_firewalls_change_no_address_or_gateway(topo, zoned):
         ]
 
 
-def test_firewall_management_addresses_come_from_the_top_and_never_collide(zoned):
+def test_stand_in_management_addresses_come_from_the_top_and_never_collide(zoned):
     network, allocations, _, lab = zoned
     supernet = ipaddress.ip_network(network.addressing.management.supernet)
-    firewalls = sorted((n for n in lab.nodes.values() if n.kind == "firewall"), key=lambda n: n.name)
-    assert {n.management for n in firewalls} == {str(supernet[-2 - i]) for i in range(len(firewalls))}
+    stand_ins = [n for n in lab.nodes.values() if n.kind in ("firewall", "gatekeeper")]
+    assert [n.kind for n in stand_ins] == ["firewall"] * 3 + ["gatekeeper"]  # firewalls keep their addresses
+    assert [n.management for n in stand_ins] == [str(supernet[-2 - i]) for i in range(len(stand_ins))]
     ipam_given = {d["management"] for d in allocations.devices.values()} | {
         h["management"] for h in allocations.hosts.values()
     }
-    assert not ipam_given & {n.management for n in firewalls}
+    assert not ipam_given & {n.management for n in stand_ins}
+
+
+# --- the gatekeeper -------------------------------------------------------------------------
+def test_the_gatekeeper_has_a_leg_in_each_zone_it_ferries_between_and_no_route(zoned):
+    *_, lab = zoned
+    (gk,) = [n for n in lab.nodes.values() if n.kind == "gatekeeper"]
+    assert (gk.name, gk.site, gk.gateway) == ("zj-dc-gatekeeper", "zj-dc", None)
+    assert gk.legs == (("dmz", "g-dmz", "10.5.4.254/24"), ("internal", "g-internal", "10.5.1.254/24"))
+    legs = {a.network: (a.ifname, a.address) for a in gk.attachments if a.network != "mgmt"}
+    assert legs == {
+        "zone:zj-dc/dmz": ("g-dmz", "10.5.4.254/24"),
+        "zone:zj-dc/internal": ("g-internal", "10.5.1.254/24"),
+    }
+    # the zones' hosts share the segment with it; nothing else joins the two
+    assert {n.name for n, _ in lab.members("zone:zj-dc/dmz")} == {"zj-dc-decl1", "zj-dc-gatekeeper"}
+    assert topology.sysctls(gk)["net.ipv4.ip_forward"] == "0"
 
 
 def test_lab_up_raises_the_hosts_inotify_limits_and_never_lowers_them(tmp_path, monkeypatch):
@@ -200,7 +217,7 @@ def test_only_routers_forward_and_the_setting_is_part_of_the_digest(tmp_path, mo
     network = load(env)
     topo = topology.build(network, ipam.read(env), zones.load_if_any(env))
     forwarding = {n.kind: topology.sysctls(n)["net.ipv4.ip_forward"] for n in topo.nodes.values()}
-    assert forwarding == {"router": "1", "server": "0", "firewall": "0"}
+    assert forwarding == {"router": "1", "server": "0", "firewall": "0", "gatekeeper": "0"}
     router = next(n for n in topo.nodes.values() if n.kind == "router")
     before = topo.digest(router)
     original = topology.sysctls
