@@ -129,6 +129,40 @@ def lab() -> Lab:
     return lab
 
 
+# one HTTPS request; prints the status code and the body
+_REQUEST = (
+    "import http.client, ssl, sys\n"
+    "c = http.client.HTTPSConnection(sys.argv[1], 443, context=ssl._create_unverified_context(), timeout=10)\n"
+    "body = sys.argv[4].encode() if sys.argv[2] == 'POST' else None\n"
+    "c.request(sys.argv[2], sys.argv[3], body=body, headers={'Content-Type': 'application/xml'} if body else {})\n"
+    "r = c.getresponse()\n"
+    "print(r.status, r.read().decode())\n"
+)
+
+
+class DeclarationSite:
+    """The online-declaration site of the DC (its declaration-web host), asked over HTTPS on its
+    DMZ address from the host itself (the lab has no internet-side host yet)."""
+
+    def __init__(self, lab: Lab, dc: str):
+        site = lab.network.sites[dc]
+        hosts = [h for h in site.hosts if h.role == "declaration-web"]
+        assert hosts, f"{dc} has no declaration-web host"
+        self.name = lab.network.hostname(site, hosts[0].name)
+        self.host = lab.host(self.name)
+        self.address = lab.allocations.hosts[f"{dc}/{hosts[0].name}"]["address"]
+
+    def request(self, method: str, path: str, body: str = "") -> tuple[int, str]:
+        out = self.host.check_output(f"python3 -c \"{_REQUEST}\" {self.address} {method} '{path}' '{body}'")
+        status, _, text = out.partition(" ")
+        return int(status), text
+
+
+@pytest.fixture(scope="session")
+def declaration_site(lab) -> DeclarationSite:
+    return DeclarationSite(lab, "zj-dc")
+
+
 _RESULTS: dict[str, dict[str, int]] = {}  # layer (test module without test_) -> passed/failed
 
 
