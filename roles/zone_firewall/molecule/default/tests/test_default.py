@@ -26,6 +26,11 @@ def test_each_guarded_zone_is_one_bridge_of_its_two_ports(host):
     assert host.service("jinbao-bridges").is_enabled
 
 
+def test_each_bridge_tracks_connections_in_a_conntrack_zone_of_its_own(host):
+    rules = host.check_output("nft list chain inet jinbao_ctzones prerouting")
+    assert 'iifname "br-core-db" ct zone set 1' in rules and 'iifname "br-ops" ct zone set 2' in rules
+
+
 def test_a_stray_port_is_released_and_the_ports_come_back_after_a_reset(host):
     host.run_test("ip link add stray type veth peer name stray-peer")
     try:
