@@ -69,8 +69,8 @@ def test_the_dc_has_a_network_subnet_and_router_leg_per_zone(recorder):
     plan = site_plan(LAB, "zj-dc")
     subnets = {r["inputs"]["name"]: r["inputs"]["cidr"] for r in recorder.of("openstack:networking/subnet:Subnet")}
     assert subnets == {f"zj-dc-{zone}": cidr for zone, cidr in plan.zones.items()}
-    assert len(recorder.of("openstack:networking/network:Network")) == len(plan.zones) == 5
-    assert len(recorder.of("openstack:networking/routerInterface:RouterInterface")) == 5
+    assert len(recorder.of("openstack:networking/network:Network")) == len(plan.zones) == 6
+    assert len(recorder.of("openstack:networking/routerInterface:RouterInterface")) == 6
     assert len(recorder.of("openstack:networking/router:Router")) == 1
     instances = recorder.of("openstack:compute/instance:Instance")
     per_zone = Counter(r["inputs"]["metadata"]["jinbao_zone"] for r in instances)

@@ -86,7 +86,7 @@ def test_management_plane_points_at_the_provincial_dc(lab: Path) -> None:
 def test_dmz_is_never_routed_by_the_wan(lab: Path) -> None:
     dc = contexts(lab)["zj-dc-r1"]
     zones = [i["description"] for i in dc["interfaces"] if i["kind"] == "zone"]
-    assert zones == ["zone core-db", "zone internal", "zone ops", "zone external"]
+    assert zones == ["zone core-db", "zone internal", "zone ops", "zone external", "zone partner"]
 
 
 def test_vendor_configs_have_no_telnet_and_ssh_only() -> None:
