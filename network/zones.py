@@ -27,6 +27,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from network.errors import JinbaoError, ModelError, Problem
+from network.ipam.pools import to_int, to_ip
 from network.model.schema import Slug, Strict
 
 FILE = "zones.yml"
@@ -374,6 +375,27 @@ class Gatekeeper:
                 )
                 entry["ferries"][ferry.name] = {"side": side, "max_bytes": ferry.max_bytes}
         return sorted(hosts.values(), key=lambda e: e["host"])
+
+
+def internet_edge_of(dc: str, zone: str, subnet: str, allocations) -> str:
+    """Where the internet meets a zone the WAN never routes (the DMZ): the address its edge
+    router holds there, the zone's second-last usable one (the gatekeeper has the last), with
+    the prefix. An address a host holds is refused, naming the zone."""
+    from network.render.context import ip_of
+
+    start, length = to_int(subnet)
+    address = f"{to_ip(start + 2 ** (32 - length) - 3)}/{length}"
+    holder = next((key for key, e in allocations.hosts.items() if e["address"] == ip_of(address)), None)
+    if holder:
+        raise JinbaoError(
+            Problem(
+                "allocations.yml",
+                dc,
+                f"zones[{dc}/{zone}]",
+                f"the internet edge's address {ip_of(address)} (second-last usable) is taken by {holder}",
+            )
+        )
+    return address
 
 
 def _ferry_ends(endpoint: str, dc: str, network, allocations) -> tuple[FerryEnd, ...]:

@@ -145,7 +145,9 @@ def _iptables(add: bool) -> None:
 
 
 # --- containers ---------------------------------------------------------------------
-IMAGE_OF = {"firewall": "server", "gatekeeper": "server"}  # lab stand-ins: servers with nftables
+# the internet probe stands for the outside world: none of the DC's management plane runs there
+NOT_ON = {"probe": ("snmpd.service",)}
+IMAGE_OF = {"firewall": "server", "gatekeeper": "server", "probe": "server"}  # lab stand-ins: servers with nftables
 
 
 def _node_labels(topo: Topology, node: Node, image: str) -> dict[str, str]:
@@ -209,6 +211,7 @@ def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, ke
         "plumbing": PLUMBING,
         "addresses": {a.ifname: a.address for a in node.attachments if a.address},
         "gateway": node.gateway,
+        "disable": list(NOT_ON.get(node.kind, ())),
         "user": user,
         "key": key,
     }

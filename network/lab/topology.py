@@ -12,6 +12,12 @@ guarded by the first layer that lists it. Its hosts keep their segment (`zone:`)
 border router's leg moves to the firewall's other side (`uplink:`), and the firewall of that
 layer bridges the two (o-<zone> towards the router, i-<zone> towards the hosts), filtering
 what crosses with the layer's rules. Addresses and routing stay exactly as rendered.
+
+A zone the WAN never routes (the DMZ) is reached from the internet instead. When the layer
+that lists it also lists the internet, its firewall bridges the zone's segment to an
+internet-side segment (`uplink:`), where a probe node stands for the internet as the DMZ sees
+it, on the address the internet edge router would hold there (`zones.internet_edge_of`). The
+gatekeeper of a DC stands inside, with a leg in each zone it ferries between.
 Firewalls are lab stand-ins (production renders its vendor's config), so their management
 addresses come from the top of the management network, below anything IPAM hands out.
 """
@@ -47,7 +53,7 @@ class Attachment:
 @dataclass(frozen=True)
 class Node:
     name: str  # the inventory hostname, also the container's hostname
-    kind: str  # "router" | "server" | "firewall" | "gatekeeper"
+    kind: str  # "router" | "server" | "firewall" | "gatekeeper" | "probe"
     site: str
     management: str  # address on the management network
     attachments: tuple[Attachment, ...]
@@ -125,6 +131,14 @@ def _guards(policy, zones: list[str]) -> dict[str, str]:
         if layer is not None:
             found[zone] = layer.name
     return found
+
+
+def _internet_layer(policy, zone: str) -> str | None:
+    """The layer guarding an unrouted zone against the internet: the first that lists both."""
+    if policy is None:
+        return None
+    internet = {name for name, spec in policy.zones.items() if spec.kind == "internet"}
+    return next((x.name for x in policy.layers if zone in x.zones and internet & set(x.zones)), None)
 
 
 def _port(prefix: str, zone: str, site_path: str) -> str:
@@ -209,6 +223,18 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
                 zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
                 device=host.name,
             )
+    # the internet side of the zones the WAN never routes (the DMZ), where an edge layer guards them
+    probes: list[tuple[str, str, str]] = []  # (site, zone, address)
+    for key, subnet in sorted(allocations.zones.items()):
+        site_id, zone = key.split("/", 1)
+        layer = _internet_layer(policy, zone) if zone in network.policy.unrouted_zones else None
+        if layer is None or f"zone:{key}" not in nets:
+            continue
+        uplink = f"uplink:{key}"
+        nets[uplink] = Net(uplink, "uplink", subnet, f"zone {zone} of {site_id}, internet side")
+        firewalls.setdefault((site_id, layer), []).append(zone)
+        probes.append((site_id, zone, zones.internet_edge_of(site_id, zone, subnet, allocations)))
+
     taken = {n.management for n in nodes.values()}
     _, length = to_int(supernet)
     top = start + 2 ** (32 - length) - 2  # the last usable address, then downwards
@@ -246,6 +272,18 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
             device=f"fw-{layer}",
             layer=layer,
             bridges=bridges,
+        )
+    # the internet, as a DMZ sees it: a probe on the firewall's outside, no route beyond
+    for site_id, zone, address in probes:
+        site = network.sites[site_id]
+        name = network.hostname(site, f"internet-{zone}")
+        nodes[name] = Node(
+            name,
+            "probe",
+            site_id,
+            stand_in_management(),
+            (Attachment("mgmt", "eth0"), Attachment(f"uplink:{site_id}/{zone}", HOST_PORT, address)),
+            device=f"internet-{zone}",
         )
     # the gatekeeper of a DC: a leg in each zone it ferries between, no route, no forwarding
     gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}

@@ -7,6 +7,7 @@ Argument: one JSON object
   plumbing  "198.18.0.0/15"            Docker's throwaway addresses, removed from links
   addresses {ifname: "a.b.c.d/len"}    servers only: routers configure their own
   gateway   "a.b.c.d" | null           servers only: default route
+  disable   ["unit", ...]              units the node must not run (stopped and disabled)
   user, key                            the automation account and its public key
 """
 
@@ -134,6 +135,16 @@ def main(spec):
             if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
                 subprocess.run(["systemctl", "restart", unit], check=True)
                 changes.append(f"{unit} restarted")
+
+    # units a node must not run (the internet probe runs none of the DC's management plane;
+    # snmpd's stock configuration would fail on IPv6 anyway)
+    for unit in spec.get("disable", []):
+        enabled = subprocess.run(["systemctl", "is-enabled", "--quiet", unit]).returncode == 0
+        active = subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0
+        if enabled or active:
+            subprocess.run(["systemctl", "disable", "--now", "--quiet", unit], check=True)
+            changes.append(f"{unit} disabled")
+        subprocess.run(["systemctl", "reset-failed", unit], capture_output=True)
 
     user, key = spec["user"], spec["key"]
     if subprocess.run(["id", user], capture_output=True).returncode:

@@ -142,7 +142,7 @@ _REQUEST = (
 
 class DeclarationSite:
     """The online-declaration site of the DC (its declaration-web host), asked over HTTPS on its
-    DMZ address from the host itself (the lab has no internet-side host yet)."""
+    DMZ address from the internet: the probe outside the DMZ's edge firewall."""
 
     def __init__(self, lab: Lab, dc: str):
         site = lab.network.sites[dc]
@@ -151,9 +151,12 @@ class DeclarationSite:
         self.name = lab.network.hostname(site, hosts[0].name)
         self.host = lab.host(self.name)
         self.address = lab.allocations.hosts[f"{dc}/{hosts[0].name}"]["address"]
+        internet = [n.name for n in lab.topology.nodes.values() if n.kind == "probe" and n.site == dc]
+        assert internet, f"{dc} has no internet probe outside its DMZ"
+        self.client = lab.host(internet[0])
 
     def request(self, method: str, path: str, body: str = "") -> tuple[int, str]:
-        out = self.host.check_output(f"python3 -c \"{_REQUEST}\" {self.address} {method} '{path}' '{body}'")
+        out = self.client.check_output(f"python3 -c \"{_REQUEST}\" {self.address} {method} '{path}' '{body}'")
         status, _, text = out.partition(" ")
         return int(status), text
 

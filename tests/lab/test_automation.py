@@ -4,6 +4,7 @@ commit-confirm and automatic rollback."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import subprocess
 import sys
@@ -69,8 +70,9 @@ def test_backup_is_one_commit_per_run_and_quiet_when_nothing_changed(lab, all_ta
 
 def test_unreachable_wrong_credentials_and_timeouts_are_per_device(lab, all_targets):
     good = _target(all_targets)
-    unused = "172.24.0.250"  # inside the lab's management network, given to no node
-    assert unused not in {n.management for n in lab.topology.nodes.values()}
+    # inside the lab's management network, given to no node (nor to this machine)
+    taken = {n.management for n in lab.topology.nodes.values()} | {lab.topology.management_gateway}
+    unused = next(str(a) for a in ipaddress.ip_network(lab.topology.management).hosts() if str(a) not in taken)
     broken = [
         dataclasses.replace(good, hostname="wrong-user", username="nobody"),
         dataclasses.replace(good, hostname="unreachable", address=unused),

@@ -89,12 +89,24 @@ def _links(host) -> dict[str, list[str]]:
     return {e["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", [])) for e in shown}
 
 
+def _shown(host, command: str) -> dict | None:
+    """vtysh's JSON, or None while the daemon does not run (starting, or not configured)."""
+    result = host.run(f"vtysh -c '{command}'")
+    return json.loads(result.stdout or "{}") if result.rc == 0 else None
+
+
+def _adjacencies(host) -> tuple[int, int] | None:
+    """(OSPF neighbours Full, BGP peers Established); None while a daemon that has them is down."""
+    ospf, bgp = _shown(host, "show ip ospf neighbor json"), _shown(host, "show bgp ipv4 unicast summary json")
+    if ospf is None:
+        return None
+    full = sum(1 for entries in ospf.get("neighbors", {}).values() for e in entries if e["state"].startswith("Full"))
+    established = sum(1 for p in (bgp or {}).get("peers", {}).values() if p.get("state") == "Established")
+    return full, established
+
+
 def _converged(host, ospf: int, bgp: int) -> bool:
-    neighbours = json.loads(host.check_output("vtysh -c 'show ip ospf neighbor json'")).get("neighbors", {})
-    full = sum(1 for entries in neighbours.values() for e in entries if e["state"].startswith("Full"))
-    peers = json.loads(host.check_output("vtysh -c 'show bgp ipv4 unicast summary json'") or "{}").get("peers", {})
-    established = sum(1 for p in peers.values() if p.get("state") == "Established")
-    return full == ospf and established == bgp
+    return _adjacencies(host) == (ospf, bgp)
 
 
 def test_a_node_docker_restarted_comes_back_as_the_model_says(lab):
@@ -102,9 +114,9 @@ def test_a_node_docker_restarted_comes_back_as_the_model_says(lab):
     router = max(lab.routers(), key=lambda n: len(n.attachments))
     host = lab.host(router.name)
     before = _links(host)
-    ospf = json.loads(host.check_output("vtysh -c 'show ip ospf neighbor json'")).get("neighbors", {})
-    peers = json.loads(host.check_output("vtysh -c 'show bgp ipv4 unicast summary json'") or "{}").get("peers", {})
-    ospf_count, bgp_count = sum(len(v) for v in ospf.values()), len(peers)
+    adjacencies = _adjacencies(host)
+    assert adjacencies, f"{router.name}: ospfd is not running before the restart"
+    ospf_count, bgp_count = adjacencies
     assert ospf_count or bgp_count
 
     client = engine.connect()

@@ -1,7 +1,7 @@
 """The online-declaration site in the DMZ behind nginx + ModSecurity + OWASP CRS: normal
 requests pass and a declaration is taken in (test_gatekeeper follows it inward); SQL injection
-and path traversal get 403 from the WAF. Sent over HTTPS to the site's DMZ address, from the
-host itself (the lab has no internet-side host yet)."""
+and path traversal get 403 from the WAF. Sent over HTTPS to the site's DMZ address from the
+internet side: the probe outside the DMZ's edge firewall."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The security zones in the lab, proved by probing: from a host in every zone of a DC, every
-declared and undeclared service of every host of every other zone (inside the lab's zone
-networks only). The observed matrix must equal the one zones.yml intends: no extra open
-path, no blocked allowed flow. Adding a flow and re-converging opens exactly that flow; a
-held-back policy is refused before any firewall is touched."""
+"""The security zones in the lab, proved by probing: from a host in every zone of a DC (the
+internet's is the probe outside the DMZ's edge firewall), every declared and undeclared
+service of every host of every other zone (inside the lab's zone networks only). The
+observed matrix must equal the one zones.yml intends: no extra open path, no blocked allowed
+flow. Adding a flow and re-converging opens exactly that flow; a held-back policy is refused
+before any firewall is touched."""
 
 from __future__ import annotations
 
@@ -79,10 +80,16 @@ class Host:
 
 
 def _hosts(lab) -> list[Host]:
+    """The DC's hosts, and the probe that stands for the internet outside its edge firewall."""
     site = lab.network.sites[DC]
+    internet = next(name for name, spec in zones.load(lab.env).zones.items() if spec.kind == "internet")
     return [
         Host(lab.network.hostname(site, h.name), h.zone, h.role, lab.allocations.hosts[f"{DC}/{h.name}"]["address"])
         for h in site.hosts
+    ] + [
+        Host(n.name, internet, "probe", n.attachments[1].address.split("/")[0])
+        for n in lab.topology.nodes.values()
+        if n.kind == "probe" and n.site == DC
     ]
 
 
@@ -142,18 +149,18 @@ def _table(policy, hosts, opened, expected) -> str:
     sources = {}
     for h in hosts:
         sources.setdefault(h.zone, h)
-    names = [h.name.removeprefix(f"{DC}-") for h in hosts]
-    width = max(len(n) for n in names) + 2
-    lines = ["from \\ to".ljust(16) + "".join(n.ljust(width * 2) for n in names)]
+    rows = []
     for s in sources.values():
         cells = []
         for b in hosts:
             found = sorted(x for (a, t, x) in opened | expected if a == s.name and t == b.name)
             text = ",".join(x + ("" if ((s.name, b.name, x) in opened) == ((s.name, b.name, x) in expected) else "!")
                             for x in found)  # fmt: skip
-            cells.append(("·" if s.zone == b.zone else text or "-").ljust(width * 2))
-        lines.append(f"{s.name.removeprefix(f'{DC}-')} ({s.zone})".ljust(16) + "".join(cells))
-    return "\n".join(lines)
+            cells.append("·" if s.zone == b.zone else text or "-")
+        rows.append([f"{s.name.removeprefix(f'{DC}-')} ({s.zone})", *cells])
+    header = ["from \\ to", *(h.name.removeprefix(f"{DC}-") for h in hosts)]
+    widths = [max(len(r[i]) for r in [header, *rows]) + 2 for i in range(len(header))]
+    return "\n".join("".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
 
 
 @pytest.fixture(scope="module")

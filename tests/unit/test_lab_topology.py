@@ -9,7 +9,7 @@ import pytest
 from conftest import LAB, copy_inventory, edit_sites
 
 from network import ipam, zones
-from network.errors import LabError
+from network.errors import JinbaoError, LabError
 from network.lab import images, topology
 from network.model import load
 from network.render.context import link_addresses, platform
@@ -136,12 +136,15 @@ def zoned():
 def test_every_routed_zone_but_the_hub_is_bridged_by_the_first_layer_that_lists_it(zoned):
     network, allocations, policy, lab = zoned
     firewalls = {n.name: n for n in lab.nodes.values() if n.kind == "firewall"}
-    assert set(firewalls) == {"zj-dc-fw-inner", "zj-dc-fw-outer", "zj-dr-fw-inner"}
+    assert set(firewalls) == {"zj-dc-fw-inner", "zj-dc-fw-outer", "zj-dc-fw-edge", "zj-dr-fw-inner"}
     guarded = {(fw.site, zone): fw for fw in firewalls.values() for zone, _, _ in fw.bridges}
     assert sorted(guarded) == [
-        ("zj-dc", "core-db"), ("zj-dc", "external"), ("zj-dc", "ops"), ("zj-dr", "core-db")
+        ("zj-dc", "core-db"), ("zj-dc", "dmz"), ("zj-dc", "external"), ("zj-dc", "ops"), ("zj-dc", "partner"),
+        ("zj-dr", "core-db"),
     ]  # fmt: skip
     for (site, zone), fw in guarded.items():
+        if zone == "dmz":
+            continue  # unrouted: its outside is the internet (below)
         first = next(x.name for x in policy.layers if zone in x.zones)
         assert fw.layer == first
         # hosts stay on the zone's segment, the router moves to the firewall's other side
@@ -169,13 +172,34 @@ def test_firewalls_change_no_address_or_gateway(topo, zoned):
 def test_stand_in_management_addresses_come_from_the_top_and_never_collide(zoned):
     network, allocations, _, lab = zoned
     supernet = ipaddress.ip_network(network.addressing.management.supernet)
-    stand_ins = [n for n in lab.nodes.values() if n.kind in ("firewall", "gatekeeper")]
-    assert [n.kind for n in stand_ins] == ["firewall"] * 3 + ["gatekeeper"]  # firewalls keep their addresses
+    stand_ins = [n for n in lab.nodes.values() if n.kind in ("firewall", "gatekeeper", "probe")]
+    assert [n.kind for n in stand_ins] == ["firewall"] * 4 + ["probe", "gatekeeper"]
     assert [n.management for n in stand_ins] == [str(supernet[-2 - i]) for i in range(len(stand_ins))]
     ipam_given = {d["management"] for d in allocations.devices.values()} | {
         h["management"] for h in allocations.hosts.values()
     }
     assert not ipam_given & {n.management for n in stand_ins}
+
+
+def test_the_dmz_meets_the_internet_only_through_its_edge_firewall(zoned):
+    *_, lab = zoned
+    edge = lab.nodes["zj-dc-fw-edge"]
+    assert (edge.layer, edge.bridges) == ("edge", (("dmz", "o-dmz", "i-dmz"),))
+    outside = {n.name: (a.ifname, a.address) for n, a in lab.members("uplink:zj-dc/dmz")}
+    assert outside == {"zj-dc-fw-edge": ("o-dmz", None), "zj-dc-internet-dmz": ("eth1", "10.5.4.253/24")}
+    probe = lab.nodes["zj-dc-internet-dmz"]
+    assert (probe.kind, probe.gateway, topology.sysctls(probe)["net.ipv4.ip_forward"]) == ("probe", None, "0")
+    # no router on either side: the WAN still never reaches the DMZ
+    inside = {n.name for n, _ in lab.members("zone:zj-dc/dmz")}
+    assert not [n for n in inside | set(outside) if lab.nodes[n].kind == "router"]
+
+
+def test_an_internet_edge_address_a_host_holds_is_refused(zoned):
+    network, allocations, policy, _ = zoned
+    allocations = ipam.read(LAB)
+    allocations.hosts["zj-dc/decl1"]["address"] = "10.5.4.253"
+    with pytest.raises(JinbaoError, match=r"zones\[zj-dc/dmz\].*10\.5\.4\.253.*taken by zj-dc/decl1"):
+        topology.build(network, allocations, policy)
 
 
 # --- the gatekeeper -------------------------------------------------------------------------
@@ -190,7 +214,7 @@ def test_the_gatekeeper_has_a_leg_in_each_zone_it_ferries_between_and_no_route(z
         "zone:zj-dc/internal": ("g-internal", "10.5.1.254/24"),
     }
     # the zones' hosts share the segment with it; nothing else joins the two
-    assert {n.name for n, _ in lab.members("zone:zj-dc/dmz")} == {"zj-dc-decl1", "zj-dc-gatekeeper"}
+    assert {n.name for n, _ in lab.members("zone:zj-dc/dmz")} == {"zj-dc-decl1", "zj-dc-fw-edge", "zj-dc-gatekeeper"}
     assert topology.sysctls(gk)["net.ipv4.ip_forward"] == "0"
 
 
@@ -217,7 +241,7 @@ def test_only_routers_forward_and_the_setting_is_part_of_the_digest(tmp_path, mo
     network = load(env)
     topo = topology.build(network, ipam.read(env), zones.load_if_any(env))
     forwarding = {n.kind: topology.sysctls(n)["net.ipv4.ip_forward"] for n in topo.nodes.values()}
-    assert forwarding == {"router": "1", "server": "0", "firewall": "0", "gatekeeper": "0"}
+    assert forwarding == {"router": "1", "server": "0", "firewall": "0", "gatekeeper": "0", "probe": "0"}
     router = next(n for n in topo.nodes.values() if n.kind == "router")
     before = topo.digest(router)
     original = topology.sysctls
