@@ -381,19 +381,22 @@ def internet_edge_of(dc: str, zone: str, subnet: str, allocations) -> str:
     """Where the internet meets a zone the WAN never routes (the DMZ): the address its edge
     router holds there, the zone's second-last usable one (the gatekeeper has the last), with
     the prefix. An address a host holds is refused, naming the zone."""
-    from network.render.context import ip_of
-
     start, length = to_int(subnet)
     address = f"{to_ip(start + 2 ** (32 - length) - 3)}/{length}"
-    holder = next((key for key, e in allocations.hosts.items() if e["address"] == ip_of(address)), None)
+    return _untaken(address, "the internet edge's address (second-last usable)", dc, zone, subnet, allocations)
+
+
+def _untaken(address: str, what: str, dc: str, zone: str, subnet: str, allocations) -> str:
+    """`address` (with its prefix), unless the zone's router or a host of the DC holds it."""
+    from network.render.context import gateway_of, ip_of
+
+    holders = {ip_of(gateway_of(subnet)): "the zone's router"} | {
+        e["address"]: key for key, e in allocations.hosts.items() if key.startswith(f"{dc}/")
+    }
+    holder = holders.get(ip_of(address))
     if holder:
         raise JinbaoError(
-            Problem(
-                "allocations.yml",
-                dc,
-                f"zones[{dc}/{zone}]",
-                f"the internet edge's address {ip_of(address)} (second-last usable) is taken by {holder}",
-            )
+            Problem("allocations.yml", dc, f"zones[{dc}/{zone}]", f"{what} {ip_of(address)} is taken by {holder}")
         )
     return address
 
@@ -412,7 +415,7 @@ def gatekeepers(policy: PolicySpec, network, allocations) -> dict[str, Gatekeepe
     """The gatekeeper of each DC site where a `via: gatekeeper` flow has hosts at both ends: a
     leg in each zone its ferries touch, on the zone's last usable address, and what it ferries.
     An address some host or the zone's router already holds is refused, naming the zone."""
-    from network.render.context import gatekeeper_leg_of, gateway_of, ip_of
+    from network.render.context import gatekeeper_leg_of
 
     found: dict[str, Gatekeeper] = {}
     for dc in network.sites:
@@ -442,21 +445,8 @@ def gatekeepers(policy: PolicySpec, network, allocations) -> dict[str, Gatekeepe
         legs = {}
         for zone in sorted({z for f in ferries for z in (f.source_zone, f.to_zone)}):
             subnet = allocations.zones[f"{dc}/{zone}"]
-            leg = gatekeeper_leg_of(subnet)
-            holders = {ip_of(gateway_of(subnet)): "the zone's router"} | {
-                e["address"]: key for key, e in allocations.hosts.items() if key.startswith(f"{dc}/")
-            }
-            holder = holders.get(ip_of(leg))
-            if holder:
-                raise JinbaoError(
-                    Problem(
-                        "allocations.yml",
-                        dc,
-                        f"zones[{dc}/{zone}]",
-                        f"the gatekeeper's leg {ip_of(leg)} (the zone's last usable address) is taken by {holder}",
-                    )
-                )
-            legs[zone] = leg
+            what = "the gatekeeper's leg (the zone's last usable address)"
+            legs[zone] = _untaken(gatekeeper_leg_of(subnet), what, dc, zone, subnet, allocations)
         found[dc] = Gatekeeper(dc, legs, tuple(ferries))
     return found
 

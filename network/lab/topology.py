@@ -250,54 +250,34 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
             )
         return management
 
+    def stand_in(site, device: str, kind: str, attachments: list[Attachment], **extra) -> None:
+        """A lab stand-in (firewall, probe, gatekeeper): management from the top, eth0 first."""
+        name = network.hostname(site, device)
+        attached = (Attachment("mgmt", "eth0"), *attachments)
+        nodes[name] = Node(name, kind, site.id, stand_in_management(), attached, device=device, **extra)
+
     layers = [x.name for x in policy.layers] if policy is not None else []
     for (site_id, layer), zones_guarded in sorted(firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1]))):
         site = network.sites[site_id]
         bridges = tuple(
             (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(zones_guarded)
         )
-        attachments = [Attachment("mgmt", "eth0")]
+        attachments = []
         for zone, outside, inside in bridges:
             attachments += [
                 Attachment(f"uplink:{site_id}/{zone}", outside),
                 Attachment(f"zone:{site_id}/{zone}", inside),
             ]
-        name = network.hostname(site, f"fw-{layer}")
-        nodes[name] = Node(
-            name,
-            "firewall",
-            site_id,
-            stand_in_management(),
-            tuple(attachments),
-            device=f"fw-{layer}",
-            layer=layer,
-            bridges=bridges,
-        )
+        stand_in(site, f"fw-{layer}", "firewall", attachments, layer=layer, bridges=bridges)
     # the internet, as a DMZ sees it: a probe on the firewall's outside, no route beyond
     for site_id, zone, address in probes:
-        site = network.sites[site_id]
-        name = network.hostname(site, f"internet-{zone}")
-        nodes[name] = Node(
-            name,
-            "probe",
-            site_id,
-            stand_in_management(),
-            (Attachment("mgmt", "eth0"), Attachment(f"uplink:{site_id}/{zone}", HOST_PORT, address)),
-            device=f"internet-{zone}",
-        )
+        uplink = Attachment(f"uplink:{site_id}/{zone}", HOST_PORT, address)
+        stand_in(network.sites[site_id], f"internet-{zone}", "probe", [uplink])
     # the gatekeeper of a DC: a leg in each zone it ferries between, no route, no forwarding
     gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
     for site_id, gk in sorted(gatekeepers.items()):
         site = network.sites[site_id]
         legs = tuple((z, _port("g", z, network.path(site)), leg) for z, leg in sorted(gk.legs.items()))
-        name = network.hostname(site, "gatekeeper")
-        nodes[name] = Node(
-            name,
-            "gatekeeper",
-            site_id,
-            stand_in_management(),
-            (Attachment("mgmt", "eth0"), *(Attachment(f"zone:{site_id}/{z}", port, leg) for z, port, leg in legs)),
-            device="gatekeeper",
-            legs=legs,
-        )
+        attached = [Attachment(f"zone:{site_id}/{z}", port, leg) for z, port, leg in legs]
+        stand_in(site, "gatekeeper", "gatekeeper", attached, legs=legs)
     return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)
