@@ -27,7 +27,6 @@ import yaml
 from pydantic import Field, ValidationError
 
 from network.errors import JinbaoError, ModelError, Problem
-from network.ipam.pools import to_int, to_ip
 from network.model.schema import Slug, Strict
 
 FILE = "zones.yml"
@@ -38,6 +37,7 @@ UNTRUSTED = ("internet", "partner")
 # may carry only these
 CHECKED_CONTENT = ("application/xml", "application/json")
 FERRY_ACCOUNT = "jinbao-ferry"  # the account a ferry end keeps for its gatekeeper, and nothing else
+SPOOLS = "/var/spool/jinbao"  # a ferry's spool on each end: <SPOOLS>/<ferry>
 
 
 class ZoneSpec(Strict):
@@ -344,6 +344,10 @@ class Ferry:
     content: tuple[str, ...]
     max_bytes: int
 
+    @property
+    def spool(self) -> str:
+        return f"{SPOOLS}/{self.name}"
+
     def ends(self):
         """(side, zone, end) for every host at either end: sources first."""
         for side, zone, members in (
@@ -373,17 +377,18 @@ class Gatekeeper:
                 entry = hosts.setdefault(
                     end.host, {"host": end.host, "address": end.address, "leg": leg, "ferries": {}}
                 )
-                entry["ferries"][ferry.name] = {"side": side, "max_bytes": ferry.max_bytes}
+                entry["ferries"][ferry.name] = {"side": side, "max_bytes": ferry.max_bytes, "spool": ferry.spool}
         return sorted(hosts.values(), key=lambda e: e["host"])
 
 
 def internet_edge_of(dc: str, zone: str, subnet: str, allocations) -> str:
     """Where the internet meets a zone the WAN never routes (the DMZ): the address its edge
-    router holds there, the zone's second-last usable one (the gatekeeper has the last), with
-    the prefix. An address a host holds is refused, naming the zone."""
-    start, length = to_int(subnet)
-    address = f"{to_ip(start + 2 ** (32 - length) - 3)}/{length}"
-    return _untaken(address, "the internet edge's address (second-last usable)", dc, zone, subnet, allocations)
+    router holds there (render.context.internet_edge_of). An address a host holds is refused,
+    naming the zone."""
+    from network.render.context import internet_edge_of as edge
+
+    what = "the internet edge's address (second-last usable)"
+    return _untaken(edge(subnet), what, dc, zone, subnet, allocations)
 
 
 def _untaken(address: str, what: str, dc: str, zone: str, subnet: str, allocations) -> str:
@@ -468,6 +473,7 @@ def ferry_logins(gatekeeper_map: dict[str, Gatekeeper]) -> dict[str, list[dict]]
                         "login": f"{FERRY_ACCOUNT}@{leg}",  # sshd's AllowUsers form
                         "content": list(ferry.content),  # what a producer may queue
                         "max_bytes": ferry.max_bytes,
+                        "spool": ferry.spool,
                     }
                 )
     return ends

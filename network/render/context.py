@@ -50,6 +50,13 @@ def gatekeeper_leg_of(subnet: str) -> str:
     return _host_in(subnet, 2 ** (32 - length) - 2)
 
 
+def internet_edge_of(subnet: str) -> str:
+    """Where the internet edge router meets a zone the WAN never routes (the DMZ): the
+    subnet's second-last usable address (the gatekeeper has the last), with its prefix."""
+    _, length = to_int(subnet)
+    return _host_in(subnet, 2 ** (32 - length) - 3)
+
+
 def link_addresses(subnet: str) -> tuple[str, str]:
     """(parent end, child end). A /31 uses both addresses, a /30 the two usable ones."""
     _, length = to_int(subnet)

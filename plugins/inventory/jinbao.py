@@ -92,11 +92,12 @@ class InventoryModule(BaseInventoryPlugin):
         self._add_routers(network, plan.allocations, index)
         try:
             policy = zones.load_if_any(root)  # zones.yml: the hosts' own ACLs, the lab's firewalls
-            self._add_servers(network, plan.allocations, index, policy)
+            gatekeepers = zones.gatekeepers(policy, network, plan.allocations) if policy else {}
+            self._add_servers(network, plan.allocations, index, policy, gatekeepers)
             self._group("firewalls", "managed")
             self._group("gatekeepers", "managed")
             if self.get_option("lab_firewalls"):
-                self._add_lab_firewalls(network, plan.allocations, index, policy)
+                self._add_lab_firewalls(network, plan.allocations, index, policy, gatekeepers)
         except JinbaoError as exc:
             raise AnsibleParserError(f"jinbao: {exc}") from None
 
@@ -140,9 +141,9 @@ class InventoryModule(BaseInventoryPlugin):
             for key, value in variables.items():
                 self.inventory.set_variable(host, key, value)
 
-    def _add_servers(self, network, allocations, index, policy) -> None:
+    def _add_servers(self, network, allocations, index, policy, gatekeepers) -> None:
         # the ferry ends a server serves: the gatekeeper logs in from its leg in the server's zone
-        ferries = zones.ferry_logins(zones.gatekeepers(policy, network, allocations)) if policy else {}
+        ferries = zones.ferry_logins(gatekeepers)
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
@@ -179,11 +180,10 @@ class InventoryModule(BaseInventoryPlugin):
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
 
-    def _add_lab_firewalls(self, network, allocations, index, policy) -> None:
+    def _add_lab_firewalls(self, network, allocations, index, policy, gatekeepers) -> None:
         from network.lab import topology
 
         lab = topology.build(network, allocations, policy)
-        gatekeepers = zones.gatekeepers(policy, network, allocations) if policy else {}
         for node in lab.nodes.values():
             if node.kind == "gatekeeper":
                 self._add_gatekeeper(node, gatekeepers[node.site], network.sites[node.site], index)
@@ -221,6 +221,7 @@ class InventoryModule(BaseInventoryPlugin):
                 for f in gatekeeper.ferries
             ],
             "jinbao_ferry_hosts": gatekeeper.ends(),
+            "jinbao_ferry_account": zones.FERRY_ACCOUNT,
             **_plane(index, site),
         }
         for key, value in variables.items():

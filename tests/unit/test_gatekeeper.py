@@ -45,7 +45,8 @@ def test_the_lab_dc_has_one_gatekeeper_ferrying_declarations_from_the_dmz_inward
     assert (f.content, f.max_bytes) == (("application/xml",), 1048576)
     assert zones.ferry_logins(found)["zj-dc-decl1"] == [
         {"ferry": "declarations", "flow": "F14", "side": "source", "gatekeeper": "10.5.4.254",
-         "login": "jinbao-ferry@10.5.4.254", "content": ["application/xml"], "max_bytes": 1048576}
+         "login": "jinbao-ferry@10.5.4.254", "content": ["application/xml"], "max_bytes": 1048576,
+         "spool": "/var/spool/jinbao/declarations"}
     ]  # fmt: skip
 
 
@@ -135,12 +136,14 @@ def test_json_ferries_check_json():
 @pytest.fixture
 def ends(tmp_path, monkeypatch):
     config = tmp_path / "ferry-ends.json"
-    sides = {"out": {"side": "source", "max_bytes": 16}, "in": {"side": "destination", "max_bytes": 16}}
+    sides = {
+        "out": {"side": "source", "max_bytes": 16, "spool": str(tmp_path / "out")},
+        "in": {"side": "destination", "max_bytes": 16, "spool": str(tmp_path / "in")},
+    }
     config.write_text(json.dumps(sides))
     for spool in ("out", "in"):
         (tmp_path / spool).mkdir()
     monkeypatch.setattr(ferry_end, "CONFIG", str(config))
-    monkeypatch.setattr(ferry_end, "SPOOLS", str(tmp_path))
 
     def run(command: str, data: bytes = b"") -> tuple[int, bytes, str]:
         monkeypatch.setenv("SSH_ORIGINAL_COMMAND", command)
