@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 
+from network.fileio import write_cache
 from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, line_ends
 from network.ipam.pools import Pool, layout, parse_ip, to_int, to_ip
 from network.ipam.store import SECTIONS, Allocations
@@ -49,11 +49,7 @@ def remember(network: Network, allocations_text: str) -> None:
         "addressing": _addressing_digest(network),
         "files": network.file_digests,
     }
-    cache = Path(network.root) / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f"{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state))
-    tmp.replace(cache / STATE_FILE)
+    write_cache(Path(network.root) / ".cache" / STATE_FILE, json.dumps(state).encode())
 
 
 def plan(network: Network, previous: Allocations) -> tuple[Plan, str]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from network.errors import IpamError, Problem
+from network.fileio import write_atomic, write_cache
 
 try:
     from yaml import CSafeLoader as SafeLoader
@@ -83,14 +83,13 @@ def _from_marshal(path: Path) -> dict | None:
 
 def _to_marshal(path: Path, data: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = marshal.dumps(data)
         for stale in path.parent.glob("allocations-*.marshal"):
-            stale.unlink(missing_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(data))
-        tmp.replace(path)
+            if stale != path:
+                stale.unlink(missing_ok=True)
     except (OSError, ValueError):  # a read-only checkout simply has no cache
-        pass
+        return
+    write_cache(path, blob)
 
 
 def _read_fast(text: str) -> dict:
@@ -181,9 +180,7 @@ def write_text(root: Path, text: str, allocations: Allocations | None = None) ->
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     raw = text.encode("utf-8")
-    tmp = path.with_suffix(".yml.tmp")
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
+    write_atomic(path, raw)
     if allocations is not None:
         data = {"version": 1, **{name: allocations.section(name) for name in SECTIONS}}
         _to_marshal(Path(root) / ".cache" / f"allocations-{hashlib.sha256(raw).hexdigest()}.marshal", data)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from network.fileio import write_cache
 from network.model.schema import Site, SiteSpec
 
 try:
@@ -73,11 +74,7 @@ def load_memo(cache_dir: Path, label: str) -> dict[str, Any] | None:
 
 def save_memo(cache_dir: Path, label: str, head: str, defaults: dict, chunks: list[str], sites: list[Site]) -> None:
     memo = {"head": head, "defaults": defaults, "sites": dict(zip(chunks, sites, strict=True))}
-    path = _memo_path(cache_dir, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(memo, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)
+    write_cache(_memo_path(cache_dir, label), pickle.dumps(memo, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def validate_changed(text: str, memo: dict[str, Any], merge) -> tuple[str, list[str], list[Site]] | None:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from network.errors import ModelError, Problem
+from network.fileio import write_cache
 from network.model import chunks
 from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site, SiteSpec
 from network.model.settings import Settings, settings_from_vars
@@ -211,10 +212,7 @@ def _from_cache(cached: Path | None):
 def _to_cache(cached: Path | None, result) -> None:
     if cached is None:
         return
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(cached)
+    write_cache(cached, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _validate_job(job: tuple[Path, str, Path | None]):

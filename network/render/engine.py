@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, TemplateError
 
 from network.errors import JinbaoError, Problem, RenderError
+from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.model import Network, Site
 from network.render.context import RenderIndex, device_context, platform
@@ -179,11 +180,7 @@ class Renderer:
                     continue
             except FileNotFoundError:
                 pass
-            tmp = path.with_name(f".{name}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # configs hold secrets
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            tmp.replace(path)
+            write_atomic(path, data, mode=0o600)  # configs hold secrets
             result.written.append(name)
         current = previous | set(texts)
         if prune:
@@ -191,7 +188,5 @@ class Renderer:
                 (out_dir / name).unlink(missing_ok=True)
                 result.removed.append(name)
             current = set(texts)
-        tmp = manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"files": sorted(current)}, indent=0))
-        tmp.replace(manifest_path)
+        write_atomic(manifest_path, json.dumps({"files": sorted(current)}, indent=0).encode())
         return result
