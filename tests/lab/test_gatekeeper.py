@@ -138,3 +138,27 @@ def test_no_packet_crosses_the_gatekeeper(lab, gk, direction):
         dst_host.run("nft delete table inet jbprobe")
     assert arrived >= 6, f"the probes did not reach the gatekeeper ({arrived} packets): nothing proved"
     assert crossed == 0, f"{crossed} packets from {src} reached {dst} through the gatekeeper"
+
+
+def test_an_end_not_ready_stops_the_gatekeeper_before_any_end_is_touched(lab, gk):
+    """The DMZ end's spool is missing (its producer, the WAF, not converged yet) and the inside
+    end is new (no ferry key yet). The inside end comes first in the run; it must not be
+    configured half-way before the DMZ end is found wanting."""
+    model, _, _ = gk
+    dmz, inside, ferry = _ends(lab, model)
+    keys = "/var/lib/jinbao-ferry/.ssh/authorized_keys"
+    assert model.ends()[0]["host"] == ferry.destinations[0].host  # the order this test is about
+    before = inside.file(keys).content_string
+    inside.run_test(f"rm {keys}")
+    dmz.run_test(f"mv {SPOOL} {SPOOL}.aside")
+    try:
+        refused = lab.ansible("playbooks/zones.yml", "--limit", "gatekeepers")
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0, said[-3000:]
+        assert f"{ferry.sources[0].host}: the {ferry.name} spool {SPOOL} is missing" in said
+        assert not inside.file(keys).exists, "the inside end was configured before the run stopped"
+    finally:
+        dmz.run(f"mv {SPOOL}.aside {SPOOL}")
+        converged = lab.ansible("playbooks/zones.yml", "--limit", "gatekeepers")
+    assert converged.returncode == 0, converged.stdout[-3000:]
+    assert inside.file(keys).content_string == before
