@@ -118,6 +118,16 @@ def _zone_of(endpoint: str) -> str:
     return endpoint.split("/", 1)[0]
 
 
+def _role_of(endpoint: str) -> str:
+    return endpoint.partition("/")[2]
+
+
+def _inside_one_zone(flow: FlowSpec) -> bool:
+    """A flow between two roles of one zone (web -> middleware in `internal`): no firewall layer
+    stands there, so no layer compiles it; the cloud's per-role security groups do."""
+    return ANY not in (flow.source, flow.to) and _zone_of(flow.source) == _zone_of(flow.to)
+
+
 def load(env: Path, today: dt.date | None = None) -> PolicySpec:
     """Read and validate inventories/<env>/zones.yml; every problem at once, naming the flow."""
     path = Path(env) / FILE
@@ -174,8 +184,11 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
         if flow.service != ANY and flow.service not in known:
             section = "ferries" if flow.via == "gatekeeper" else "services"
             refuse("service", f"{flow.service!r} is not declared under {section}:")
-        if _zone_of(flow.source) == _zone_of(flow.to) and flow.source != ANY:
-            refuse("to", "a flow inside one zone is not a zone policy")
+        inside = _inside_one_zone(flow)
+        if inside and not (_role_of(flow.source) and _role_of(flow.to) and flow.source != flow.to):
+            refuse("to", "a flow inside one zone runs between two of its roles: name both ends as zone/role")
+        if inside and flow.via == "gatekeeper":
+            refuse("via", "the gatekeeper stands between zones, not inside one")
         wildcard = [f for f, v in (("from", flow.source), ("to", flow.to), ("service", flow.service)) if v == ANY]
         if wildcard:
             if flow.waiver is None:
@@ -199,7 +212,7 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
             refuse("via", "the gatekeeper stands between the DMZ and the internal network only")
         if flow.via == "gatekeeper" and ANY in (flow.source, flow.to):
             refuse("from" if flow.source == ANY else "to", "a ferry runs between hosts: name a zone or zone/role")
-        if flow.via == "firewall" and src and dst and not _layers_for(policy, flow):
+        if flow.via == "firewall" and src and dst and not inside and not _layers_for(policy, flow):
             refuse("from", f"no firewall layer stands between {_zone_of(flow.source)} and {_zone_of(flow.to)}")
     for name, ferry in policy.ferries.items():
         unchecked = [c for c in ferry.content if c not in CHECKED_CONTENT]
@@ -236,6 +249,8 @@ def _path(policy: PolicySpec, flow: FlowSpec) -> list[tuple[LayerSpec, str, str]
     shortest chain of layers between its two zones (`any` at one end: each layer that
     touches the other end's zone, seen from that zone)."""
     a, b = _zone_of(flow.source), _zone_of(flow.to)
+    if _inside_one_zone(flow):
+        return []
     if ANY in (a, b):
         zone = b if a == ANY else a
         return [

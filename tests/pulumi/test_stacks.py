@@ -86,6 +86,14 @@ def test_security_groups_are_the_zone_policy_and_nothing_more(recorder):
     assert ("zj-dc-internal-middleware", "egress", "tcp", 5432, "10.5.0.10/32") in rules_of(recorder)
     # the web server is not the middleware: it gets no way to the database
     assert not [r for r in rules_of(recorder) if r[0] == "zj-dc-internal-web" and r[3] == 5432]
+    # F17, inside one zone (web → middleware, 7001): no firewall layer holds it, the groups do,
+    # and only for that pair of roles
+    web, middleware = (
+        f"{h.address}/32" for name in ("web1", "app1") for h in site_plan(LAB, "zj-dc").hosts if h.name == name
+    )
+    assert ("zj-dc-internal-middleware", "ingress", "tcp", 7001, web) in rules_of(recorder)
+    assert ("zj-dc-internal-web", "egress", "tcp", 7001, middleware) in rules_of(recorder)
+    assert {r[0] for r in rules_of(recorder) if r[3] == 7001} == {"zj-dc-internal-middleware", "zj-dc-internal-web"}
     groups = recorder.of("openstack:networking/secGroup:SecGroup")
     assert all(g["inputs"]["deleteDefaultRules"] for g in groups)
 

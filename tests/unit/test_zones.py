@@ -75,6 +75,10 @@ HELD_BACK = [
     ),
     (flow("X8", "internal", "vault", "ssh"), "to", "zone 'vault' is not declared"),
     (flow("X9", "internal", "core-db", "mysql"), "service", "'mysql' is not declared under services"),
+    # inside one zone only between two named roles of it, never through the gatekeeper
+    (flow("X10", "internal", "internal/middleware", "app-api"), "to", "between two of its roles"),
+    (flow("X11", "internal/web", "internal/web", "app-api"), "to", "between two of its roles"),
+    (flow("X12", "dmz/declaration-web", "dmz/proxy", "declarations", via="gatekeeper"), "via", "not inside one"),
 ]  # fmt: skip
 
 
@@ -135,6 +139,21 @@ def test_a_flow_through_two_layers_is_in_both_as_each_layer_sees_it(env):
     assert (outer["F4"].source_zone, outer["F4"].dest_zone) == ("internal", "external")
     assert "F1" in inner and "F1" not in outer
     assert "F14" not in inner and "F14" not in outer  # the gatekeeper's ferry is no IP path
+
+
+def test_a_flow_inside_one_zone_is_on_no_firewall_layer(env):
+    """F17 (internal/web → internal/middleware): no layer stands inside a zone, so none compiles
+    it; the cloud's security groups hold it (tests/pulumi)."""
+    policy = zones.load(env)
+    network, allocations = planned(env)
+    (f17,) = [f for f in policy.flows if f.id == "F17"]
+    assert (f17.source, f17.to, f17.service) == ("internal/web", "internal/middleware", "app-api")
+    for dc in ("zj-dc", "zj-dr"):
+        for layer in policy.layers:
+            assert "F17" not in {r.flow for r in zones.compile_rules(policy, network, allocations, dc, layer.name)}
+    assert all(
+        "F17" not in text and "7001" not in text for text in zones.render_all(policy, network, allocations).values()
+    )
 
 
 def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
