@@ -150,8 +150,9 @@ def _port(prefix: str, zone: str, site_path: str) -> str:
     return name
 
 
-def build(network: Network, allocations: Allocations, policy=None) -> Topology:
-    """The lab of `network`; with `policy` (zones.yml) its DCs get their zone firewalls."""
+def build(network: Network, allocations: Allocations, policy=None, gatekeepers=None) -> Topology:
+    """The lab of `network`; with `policy` (zones.yml) its DCs get their zone firewalls and
+    gatekeepers (`gatekeepers`: zones.gatekeepers() when the caller has worked it out already)."""
     _lab_platform_check(network)
     index = RenderIndex.build(network, allocations)
     supernet = network.addressing.management.supernet
@@ -274,7 +275,8 @@ def build(network: Network, allocations: Allocations, policy=None) -> Topology:
         uplink = Attachment(f"uplink:{site_id}/{zone}", HOST_PORT, address)
         stand_in(network.sites[site_id], f"internet-{zone}", "probe", [uplink])
     # the gatekeeper of a DC: a leg in each zone it ferries between, no route, no forwarding
-    gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
+    if gatekeepers is None:
+        gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
     for site_id, gk in sorted(gatekeepers.items()):
         site = network.sites[site_id]
         legs = tuple((z, _port("g", z, network.path(site)), leg) for z, leg in sorted(gk.legs.items()))

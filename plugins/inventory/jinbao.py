@@ -183,7 +183,7 @@ class InventoryModule(BaseInventoryPlugin):
     def _add_lab_firewalls(self, network, allocations, index, policy, gatekeepers) -> None:
         from network.lab import topology
 
-        lab = topology.build(network, allocations, policy)
+        lab = topology.build(network, allocations, policy, gatekeepers)
         for node in lab.nodes.values():
             if node.kind == "gatekeeper":
                 self._add_gatekeeper(node, gatekeepers[node.site], network.sites[node.site], index)
