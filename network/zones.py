@@ -292,10 +292,19 @@ def _addresses(endpoint: str, dc: str, network, allocations) -> tuple[str, ...] 
     if not role:
         subnet = allocations.zones.get(f"{dc}/{zone}")
         return (subnet,) if subnet else None
-    site = network.sites[dc]
-    hosts = [h for h in site.hosts if h.zone == zone and h.role == role]
-    found = tuple(f"{allocations.hosts[f'{dc}/{h.name}']['address']}/32" for h in hosts)
+    found = tuple(f"{address}/32" for _, address in _endpoint_hosts(endpoint, dc, network, allocations))
     return found or None
+
+
+def _endpoint_hosts(endpoint: str, dc: str, network, allocations) -> list[tuple[str, str]]:
+    """(inventory hostname, address) of the hosts of a `zone` or `zone/role` endpoint in one DC."""
+    zone, _, role = endpoint.partition("/")
+    site = network.sites[dc]
+    return [
+        (network.hostname(site, h.name), allocations.hosts[f"{dc}/{h.name}"]["address"])
+        for h in site.hosts
+        if h.zone == zone and role in ("", h.role) and f"{dc}/{h.name}" in allocations.hosts
+    ]
 
 
 def wan_addresses(network, allocations) -> tuple[str, ...]:
@@ -422,13 +431,7 @@ def _untaken(address: str, what: str, dc: str, zone: str, subnet: str, allocatio
 
 
 def _ferry_ends(endpoint: str, dc: str, network, allocations) -> tuple[FerryEnd, ...]:
-    zone, _, role = endpoint.partition("/")
-    site = network.sites[dc]
-    return tuple(
-        FerryEnd(network.hostname(site, h.name), allocations.hosts[f"{dc}/{h.name}"]["address"])
-        for h in site.hosts
-        if h.zone == zone and role in ("", h.role) and f"{dc}/{h.name}" in allocations.hosts
-    )
+    return tuple(FerryEnd(host, address) for host, address in _endpoint_hosts(endpoint, dc, network, allocations))
 
 
 def gatekeepers(policy: PolicySpec, network, allocations) -> dict[str, Gatekeeper]:
