@@ -33,6 +33,10 @@ except ImportError:  # pragma: no cover
 
 CACHE_VERSION = b"4"
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
+# (site tier, tier of the site a line lands on) allowed besides the parent, docs/routing.md:
+# "a township's backup may land on its county or its city". Nothing lands on a province or
+# the ministry except from the tier right below.
+LINE_ABOVE_PARENT = frozenset({("township", "city")})
 
 
 @dataclass
@@ -54,9 +58,11 @@ class Network:
         return self.sites[site.parent] if site.parent else None
 
     def ancestors(self, site: Site) -> list[Site]:
-        chain = []
-        while site.parent:
+        """Parent first, up to the root; stops at a parent loop (which check_tree refuses)."""
+        chain, seen = [], {site.id}
+        while site.parent in self.sites and site.parent not in seen:
             site = self.sites[site.parent]
+            seen.add(site.id)
             chain.append(site)
         return chain
 
@@ -165,7 +171,7 @@ def _validate_file(
     if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
         return [], [Problem(label, "", "sites", "must be a list of sites")], []
     defaults = data.get("defaults") or {}
-    raws, sites, problems = [], [], []
+    raws, sites, problems = [], [], _check_file_keys(data, label)
     for index, raw in enumerate(data.get("sites") or []):
         if not isinstance(raw, dict):
             problems.append(Problem(label, f"sites[{index}]", "", "must be a mapping"))
@@ -185,6 +191,26 @@ def _validate_file(
             chunks.save_memo(cache_dir, label, parts[0], defaults, parts[1], sites)
     # raw records are kept only to name the place of a problem; without problems they are dead weight
     return sites, problems, raws if problems else []
+
+
+def _check_file_keys(data: dict, label: str) -> list[Problem]:
+    """A file that lost its sites (emptied, or the key misspelt) would release every allocation they hold."""
+    problems = [
+        Problem(label, "", str(key), "is not a key of a sites file (defaults, sites); is it a misspelt `sites`?")
+        for key in data
+        if key not in ("defaults", "sites")
+    ]
+    if not data.get("sites"):
+        problems.append(
+            Problem(
+                label,
+                "",
+                "sites",
+                "lists no site; a plan would release every allocation of its sites: restore the file "
+                "from git, or delete it if its sites really went",
+            )
+        )
+    return problems
 
 
 def _say(err: dict) -> str:
@@ -381,6 +407,7 @@ def check_tree(network: Network) -> list[Problem]:
     if len(roots) > 1:
         for site in roots[1:]:
             bad(site, "tier", f"a second ministry; '{roots[0].id}' is the root already")
+    in_loops = _check_parent_loops(network, bad)
     slugs: dict[str, Site] = {}
     for site in sites.values():
         network.children.setdefault(site.id, [])
@@ -392,13 +419,72 @@ def check_tree(network: Network) -> list[Problem]:
                 "hostnames are built from it, make it unique (e.g. add the county)",
             )
         slugs.setdefault(site.slug, site)
-        _check_parent(network, site, bad)
+        if site.id not in in_loops:
+            _check_parent(network, site, bad)
         _check_devices(site, bad)
+    _check_hostnames(network, bad)
     for site in sites.values():
         if site.parent in sites:
             network.children[site.parent].append(site.id)
-        _check_uplinks(network, site, bad)
+        if site.id not in in_loops:
+            _check_uplinks(network, site, bad)
     return problems
+
+
+def _check_parent_loops(network: Network, bad) -> set[str]:
+    """Refuse parents that loop (a site its own ancestor); the ids in or under a loop are returned,
+    so that no rule which walks up the tree runs on them."""
+    sites = network.sites
+    done: dict[str, bool] = {}  # id -> its ancestry ends in a loop
+    order = {site_id: n for n, site_id in enumerate(sites)}
+    for start in sites:
+        chain: list[str] = []
+        on_walk: set[str] = set()
+        current: str | None = start
+        while current in sites and current not in done and current not in on_walk:
+            chain.append(current)
+            on_walk.add(current)
+            current = sites[current].parent
+        looped = current in on_walk or done.get(current or "", False)
+        if current in on_walk:
+            loop = chain[chain.index(current) :]
+            first = min(range(len(loop)), key=lambda n: order[loop[n]])
+            loop = loop[first:] + loop[:first]
+            site = sites[loop[0]]
+            bad(
+                site,
+                "parent",
+                f"'{site.parent}' makes a parent loop ({' -> '.join([*loop, loop[0]])}); "
+                "a site cannot be its own ancestor: give it the parent one tier up",
+            )
+        for site_id in chain:
+            done[site_id] = looped
+    return {site_id for site_id, looped in done.items() if looped}
+
+
+def _check_hostnames(network: Network, bad) -> None:
+    """Hostnames are made as <site slug>-<name> (Network.hostname): a city's router `dc-r1` and
+    the router `r1` of a site slugged `<city>-dc` would both be `<city>-dc-r1`, one config
+    silently overwriting the other. Unique across the environment, routers and servers alike."""
+    made: dict[str, tuple[Site, str, str]] = {}
+    for site in network.sites.values():
+        named = [("devices", n, d.name) for n, d in enumerate(site.devices)]
+        named += [("hosts", n, h.name) for n, h in enumerate(site.hosts)]
+        for kind, index, name in named:
+            hostname = network.hostname(site, name)
+            first = made.setdefault(hostname, (site, kind, name))
+            if first[0] is site and first[1:] == (kind, name):
+                continue  # the first of its name, or a name used twice in one list (_check_devices)
+            other, other_kind, other_name = first
+            if other is not site and other.slug == site.slug:
+                continue  # the duplicate slug is reported already
+            owner = "this site" if other is site else f"'{other.id}' ({network.path(other)})"
+            bad(
+                site,
+                f"{kind}[{index}].name",
+                f"'{name}' makes hostname '{hostname}', which {other_kind[:-1]} '{other_name}' of {owner} "
+                "has already; hostnames are <site slug>-<name> and must be unique: rename one",
+            )
 
 
 def _check_parent(network: Network, site: Site, bad) -> None:
@@ -460,6 +546,13 @@ def _check_uplinks(network: Network, site: Site, bad) -> None:
             bad(site, f"{where}.parent", f"the primary line must go to the site's parent '{site.parent}'")
         elif target.id != site.parent and target not in network.ancestors(site):
             bad(site, f"{where}.parent", f"'{target.id}' is not above this site; lines run up the tree")
+        elif target.id != site.parent and (site.tier, target.tier) not in LINE_ABOVE_PARENT:
+            bad(
+                site,
+                f"{where}.parent",
+                f"'{target.id}' is the {target.tier}; a line lands on the site's parent, and only a "
+                "township's backup may land one tier higher, on its city (docs/routing.md)",
+            )
         if site.devices and line.device and not site.device(line.device):
             bad(site, f"{where}.device", f"'{line.device}' is not a device of this site")
         if line.parent_device and not target.device(line.parent_device):

@@ -29,14 +29,15 @@ SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 # Laptops per office, from the reference plan: at least two per province/city/county, one per township.
 DEFAULT_LAPTOPS = {"ministry": 2, "province": 2, "city": 2, "county": 2, "township": 1, "village": 1}
 
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _BANDWIDTH = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG])(?:bps|b)?$", re.IGNORECASE)
 
 
-def parse_bandwidth(text: str | int) -> int:
-    """'10M' -> 10_000 kbit/s. Integers are taken as kbit/s."""
-    if isinstance(text, int):
-        return text
-    match = _BANDWIDTH.match(text.strip())
+def parse_bandwidth(text: object) -> int:
+    """'10M' -> 10_000 kbit/s. A number without a unit is refused: 10 what?"""
+    if isinstance(text, int | float) or (isinstance(text, str) and _NUMBER.match(text.strip())):
+        raise ValueError(f"bandwidth {text!r} has no unit; write it with one, like 2M, 100M or 1G")
+    match = _BANDWIDTH.match(text.strip()) if isinstance(text, str) else None
     if not match:
         raise ValueError(f"bandwidth {text!r} is not like 2M, 100M or 1G")
     value, unit = float(match.group(1)), match.group(2).upper()
@@ -77,7 +78,7 @@ class UplinkSpec(Strict):
 
     @field_validator("bandwidth_kbps", mode="before")
     @classmethod
-    def _bandwidth(cls, value: str | int) -> int:
+    def _bandwidth(cls, value: object) -> int:
         return parse_bandwidth(value)
 
 

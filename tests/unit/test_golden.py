@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,10 +46,26 @@ def error_inventory(case: str, tmp_path: Path) -> Path:
     return env
 
 
+@contextmanager
+def time_limit(seconds: float):
+    """Fail instead of hanging: a parent loop once made load() walk ancestors forever."""
+
+    def expired(_signum, _frame):
+        raise TimeoutError(f"no answer within {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.parametrize("case", ERROR_CASES)
 def test_error_golden(case: str, tmp_path: Path) -> None:
     env = error_inventory(case, tmp_path)
-    with pytest.raises(JinbaoError) as caught:
+    with time_limit(5), pytest.raises(JinbaoError) as caught:
         network = load(env, cache=False)
         ipam.allocate(network, ipam.read(env))
     compare_text("".join(f"{p}\n" for p in caught.value.problems), GOLDEN / "errors" / case / "expected.txt")
