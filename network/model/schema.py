@@ -52,6 +52,16 @@ def format_bandwidth(kbps: int) -> str:
     return f"{kbps}K"
 
 
+# An OSPF interface cost is 16 bits on every platform: FRR, VRP and Comware refuse 0 or above 65535.
+OSPF_COST_MIN, OSPF_COST_MAX = 1, 65_535
+
+
+def ospf_cost(bandwidth_kbps: int, reference_kbps: int) -> int:
+    """Cost from bandwidth against the reference (10G costs 1), inside the platforms' range:
+    a 64K line would cost 156,250 against 10G, which no router takes."""
+    return min(OSPF_COST_MAX, max(OSPF_COST_MIN, reference_kbps // bandwidth_kbps))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -18,7 +18,7 @@ from network.errors import Problem, RenderError
 from network.ipam import Allocations, line_ends
 from network.ipam.pools import to_int, to_ip
 from network.model import Network, Site
-from network.model.schema import format_bandwidth
+from network.model.schema import format_bandwidth, ospf_cost
 
 PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
 BACKBONE = "0.0.0.0"
@@ -280,7 +280,7 @@ def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
         area = index.link_area(end)
         peer_host = network.hostname(end.peer_site, end.peer_device)
         line = end.line
-        cost = backup_cost if line.backup else max(1, ref // line.bandwidth_kbps)
+        cost = backup_cost if line.backup else ospf_cost(line.bandwidth_kbps, ref)
         interfaces.append(
             {
                 "name": names["port"].format(n=end.port),

@@ -6,6 +6,7 @@ commands to what they do with them.
 
 from __future__ import annotations
 
+import re
 import resource
 import shutil
 import subprocess
@@ -13,10 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, NATIONAL_PLAN
+from conftest import GOLDEN, NATIONAL_PLAN, copy_inventory
 from typer.testing import CliRunner
 
+from network import ipam
 from network.cli import app
+from network.model import load
+from network.render import Renderer, load_secrets
 
 runner = CliRunner()
 
@@ -53,3 +57,20 @@ def test_validate_refuses_a_parent_loop_instead_of_hanging(case: str, tmp_path: 
         pytest.fail("jinbao validate did not return within 60 s")
     assert done.returncode == 2, done.stderr[-2000:]
     assert "makes a parent loop" in done.stderr and "nothing was written" in done.stderr
+
+
+def test_every_rendered_ospf_cost_is_inside_the_platforms_range(tmp_path: Path) -> None:
+    """A 64K line costs 156,250 against 10G, which FRR, VRP and Comware all refuse."""
+    env = copy_inventory(GOLDEN / "render" / "multivendor" / "inventory", tmp_path / "inv")
+    path = env / "sites.yml"
+    text = path.read_text()
+    slow = re.sub(r"bandwidth: \d+M", "bandwidth: 64K", text)
+    assert slow != text
+    path.write_text(slow)
+    network = load(env, cache=False)
+    plan = ipam.allocate(network, ipam.Allocations())
+    out = tmp_path / "out"
+    Renderer(network, plan.allocations, load_secrets(env)).render_all(out)
+    costs = [int(c) for f in out.iterdir() for c in re.findall(r"ospf cost (\d+)", f.read_text())]
+    assert costs, "no OSPF cost rendered at all"
+    assert max(costs) == 65_535 and min(costs) >= 1, sorted(set(costs))
