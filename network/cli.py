@@ -24,7 +24,7 @@ from rich.table import Table
 
 from network import ipam
 from network.errors import JinbaoError, Problem, RenderError
-from network.ipam import incremental
+from network.ipam import incremental, prune
 from network.model import Network, load
 from network.planned import plan as _plan
 from network.planned import planned as _planned
@@ -126,12 +126,24 @@ def plan(
     render_changed: Annotated[
         bool, typer.Option("--render", help="Then render the devices the changes touch.")
     ] = False,
+    prune_released: Annotated[
+        bool,
+        typer.Option("--prune", help="Release the allocations of what left sites.yml (refused without it)."),
+    ] = False,
     vault_password_file: Annotated[Path | None, typer.Option(help="Ansible vault password file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Allocate addresses for what is new, keep everything else, show what changed."""
+    """Allocate addresses for what is new, keep everything else, show what changed.
+
+    Releasing allocations is destructive: without --prune, a plan that would release any lists them and
+    writes nothing (exit 2); --check reports them with the other pending changes (exit 1)."""
     with _errors(as_json):
         network, result, _how = _plan(env)
+        refused = None if check or prune_released else prune.refusal(result.changes, env)
+        if refused is not None:
+            if not as_json:
+                _print_changes(result.changes, env, check=True)
+            raise _fail_plan(refused, result.changes, as_json)
         written = False
         if not check:
             text = ipam.store.dumps(result.allocations)
@@ -151,7 +163,19 @@ def plan(
         if rendered is not None:
             out.print(f"rendered: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged")
     if check and result.changes:
+        released = len(prune.releases(result.changes))
+        if released and not as_json:
+            out.print(f"{released} release(s): `jinbao plan {env} --prune` would release them")
         raise typer.Exit(1)
+
+
+def _fail_plan(exc: JinbaoError, changes: list[ipam.Change], as_json: bool) -> typer.Exit:
+    """A refused plan: with --json, the changes it would have made beside the problem."""
+    if not as_json:
+        return _fail(exc, as_json)
+    report = {"ok": False, "written": False, "changes": _change_rows(changes)}
+    print(json.dumps({**report, "problems": [p.as_dict() for p in exc.problems]}, ensure_ascii=False))
+    return typer.Exit(exc.exit_code)
 
 
 def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:

@@ -57,7 +57,7 @@ NEW_SITES = [
 
 
 def planned(env: Path) -> None:
-    result = CliRunner().invoke(app, ["plan", str(env)])
+    result = CliRunner().invoke(app, ["plan", str(env), "--prune"])
     assert result.exit_code == 0, result.output
 
 

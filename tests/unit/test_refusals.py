@@ -6,6 +6,7 @@ commands to what they do with them.
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import shutil
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, NATIONAL_PLAN, copy_inventory
+from conftest import GOLDEN, NATIONAL_PLAN, copy_inventory, edit_sites, remove_site
 from typer.testing import CliRunner
 
 from network import ipam
@@ -57,6 +58,42 @@ def test_validate_refuses_a_parent_loop_instead_of_hanging(case: str, tmp_path: 
         pytest.fail("jinbao validate did not return within 60 s")
     assert done.returncode == 2, done.stderr[-2000:]
     assert "makes a parent loop" in done.stderr and "nothing was written" in done.stderr
+
+
+def test_an_emptied_sites_file_is_refused_and_allocations_kept(lab: Path) -> None:
+    before = (lab / "allocations.yml").read_bytes()
+    (lab / "sites.yml").write_text("sites: []\n")
+    for command in (["validate"], ["plan"], ["plan", "--prune"]):
+        result = run(*command, lab)
+        assert result.exit_code == 2, (command, result.output)
+        assert "sites.yml: sites lists no site" in result.stderr
+    assert (lab / "allocations.yml").read_bytes() == before
+
+
+def test_a_plan_that_releases_lists_them_and_writes_only_with_prune(lab: Path) -> None:
+    before = (lab / "allocations.yml").read_bytes()
+    edit_sites(lab, remove_site("choucheng"))
+    released = {("sites", "choucheng"), ("devices", "choucheng/r1"), ("links", "choucheng:mstp")}
+
+    refused = run("plan", lab)
+    assert refused.exit_code == 2, refused.output
+    assert "releases 3 allocation(s)" in refused.stderr and "--prune" in refused.stderr
+    assert "choucheng/r1" in refused.stdout, "the refusal lists what it would release"
+    assert (lab / "allocations.yml").read_bytes() == before
+
+    as_json = json.loads(run("plan", lab, "--json").stdout)
+    assert as_json["ok"] is False and as_json["written"] is False
+    assert {(c["section"], c["key"]) for c in as_json["changes"] if c["action"] == "released"} == released
+
+    check = run("plan", lab, "--check")
+    assert check.exit_code == 1 and "--prune" in check.stdout
+    assert (lab / "allocations.yml").read_bytes() == before
+
+    pruned = run("plan", lab, "--prune", "--json")
+    assert pruned.exit_code == 0, pruned.output
+    assert json.loads(pruned.stdout)["written"] is True
+    assert "choucheng" not in (lab / "allocations.yml").read_text()
+    assert run("plan", lab).exit_code == 0, "nothing left to release: a plain plan works again"
 
 
 def test_every_rendered_ospf_cost_is_inside_the_platforms_range(tmp_path: Path) -> None:
