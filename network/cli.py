@@ -96,11 +96,19 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
         started = time.perf_counter()
         network = load(env)
         counts = _counts(network)
+        # the addressing checks of `plan` (full pools, overlapping blocks), read-only: nothing is written
+        pending = incremental.plan(network, ipam.read(env))[0].changes
     if as_json:
-        print(json.dumps({"ok": True, "environment": network.name, "counts": counts}))
+        print(json.dumps({"ok": True, "environment": network.name, "counts": counts, "pending": len(pending)}))
         return
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     out.print(f"[green]✓[/] {env}: valid ({summary}) in {time.perf_counter() - started:.2f}s")
+    if pending:
+        released = len(prune.releases(pending))
+        out.print(
+            f"{env}/allocations.yml is out of date: {len(pending)} pending change(s), {released} release(s); "
+            f"see `jinbao plan {env} --check`"
+        )
 
 
 def _change_rows(changes: list[ipam.Change]) -> list[dict]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from network.errors import IpamError, Problem
 from network.ipam.pools import (
     Pool,
+    check_assigned,
     check_disjoint,
     lan_prefixlen,
     layout,
@@ -87,6 +88,7 @@ class Planner:
         wanted = [s for s in self.network.sites.values() if s.tier == "province"]
         fresh = []
         assigned = plan.provinces.assigned
+        check_assigned(assigned)
         for site in wanted:
             old = self.previous.regions.get(site.id)
             if site.id in assigned:  # pinned by the national plan: a province kept in its own inventory

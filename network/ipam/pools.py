@@ -178,3 +178,32 @@ def check_disjoint(named: dict[str, str]) -> None:
                 )
     if problems:
         raise IpamError(problems)
+
+
+def check_assigned(assigned: dict[str, str]) -> None:
+    """Refuse provinces pinned to the same or overlapping blocks (addressing.yml provinces.assigned).
+
+    Caught here, before any block is claimed, so the error names addressing.yml and both
+    provinces instead of reading like a hand-edited allocations.yml.
+    """
+    problems, seen = [], []
+    for province, block in assigned.items():
+        try:
+            net = ipaddress.IPv4Network(block)
+        except ValueError:
+            continue  # the planner says it is not a block of the provinces' supernet
+        for other_net, other in seen:
+            if net.overlaps(other_net):
+                same = "is" if net == other_net else f"overlaps {other_net},"
+                problems.append(
+                    Problem(
+                        "addressing.yml",
+                        "",
+                        f"provinces.assigned.{province}",
+                        f"{block} {same} the block assigned to '{other}'; each province has a block of "
+                        "its own: take both from the national plan",
+                    )
+                )
+        seen.append((net, province))
+    if problems:
+        raise IpamError(problems)

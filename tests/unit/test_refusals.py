@@ -60,6 +60,33 @@ def test_validate_refuses_a_parent_loop_instead_of_hanging(case: str, tmp_path: 
     assert "makes a parent loop" in done.stderr and "nothing was written" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("pool-full", "pool zhejiang/lan-township (10.0.0.0/27) is full"),
+        (
+            "province-block-assigned-twice",
+            "addressing.yml: provinces.assigned.jiangsu 10.8.0.0/13 is the block assigned to 'zhejiang'",
+        ),
+    ],
+)
+def test_validate_runs_the_addressing_checks_and_writes_nothing(case: str, needle: str, tmp_path: Path) -> None:
+    env = error_case(case, tmp_path)
+    result = run("validate", env)
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr
+    assert "restore it from git" not in result.stderr
+    assert not (env / "allocations.yml").exists()
+
+
+def test_validate_is_read_only_and_says_allocations_are_pending(lab: Path) -> None:
+    (lab / "allocations.yml").unlink()
+    result = run("validate", lab, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pending"] > 40
+    assert not (lab / "allocations.yml").exists()
+
+
 def test_an_emptied_sites_file_is_refused_and_allocations_kept(lab: Path) -> None:
     before = (lab / "allocations.yml").read_bytes()
     (lab / "sites.yml").write_text("sites: []\n")
