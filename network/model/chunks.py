@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
 ITEM = re.compile(r"^( *)- ")
+MEMO_VERSION = 2  # bump with load.CACHE_VERSION: a memo's sites were validated by the rules of its day
 
 
 def split(text: str) -> tuple[str, list[str]] | None:
@@ -67,13 +68,14 @@ def _memo_path(cache_dir: Path, label: str) -> Path:
 
 def load_memo(cache_dir: Path, label: str) -> dict[str, Any] | None:
     try:
-        return pickle.loads(_memo_path(cache_dir, label).read_bytes())
+        memo = pickle.loads(_memo_path(cache_dir, label).read_bytes())
     except Exception:  # missing or torn: no memo
         return None
+    return memo if isinstance(memo, dict) and memo.get("version") == MEMO_VERSION else None
 
 
 def save_memo(cache_dir: Path, label: str, head: str, defaults: dict, chunks: list[str], sites: list[Site]) -> None:
-    memo = {"head": head, "defaults": defaults, "sites": dict(zip(chunks, sites, strict=True))}
+    memo = {"version": MEMO_VERSION, "head": head, "defaults": defaults, "sites": dict(zip(chunks, sites, strict=True))}
     write_cache(_memo_path(cache_dir, label), pickle.dumps(memo, protocol=pickle.HIGHEST_PROTOCOL))
 
 

@@ -31,7 +31,7 @@ try:  # libyaml is ~10x faster; the national inventory needs it
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-CACHE_VERSION = b"4"
+CACHE_VERSION = b"5"  # bump when validation changes: a cached result must not outlive its rules
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 # (site tier, tier of the site a line lands on) allowed besides the parent, docs/routing.md:
 # "a township's backup may land on its county or its city". Nothing lands on a province or

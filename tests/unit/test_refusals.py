@@ -6,6 +6,7 @@ commands to what they do with them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import resource
@@ -20,7 +21,8 @@ from typer.testing import CliRunner
 
 from network import ipam
 from network.cli import app
-from network.model import load
+from network.errors import ModelError
+from network.model import chunks, load, schema
 from network.render import Renderer, load_secrets
 
 runner = CliRunner()
@@ -138,3 +140,18 @@ def test_every_rendered_ospf_cost_is_inside_the_platforms_range(tmp_path: Path) 
     costs = [int(c) for f in out.iterdir() for c in re.findall(r"ospf cost (\d+)", f.read_text())]
     assert costs, "no OSPF cost rendered at all"
     assert max(costs) == 65_535 and min(costs) >= 1, sorted(set(costs))
+
+
+def test_a_cache_written_under_older_rules_is_not_trusted(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """<env>/.cache keeps validated sites; after an upgrade, intent the new rules refuse must not pass from it."""
+    edit_sites(lab, lambda sites: next(s for s in sites if s["id"] == "choucheng")["uplinks"][0].update(bandwidth=10))
+    loader = importlib.import_module("network.model.load")
+    refuse_numbers = schema.parse_bandwidth
+    with monkeypatch.context() as before:  # jinbao as it was: a bare number was kbit/s
+        before.setattr(schema, "parse_bandwidth", lambda v: v if isinstance(v, int) else refuse_numbers(v))
+        before.setattr(loader, "CACHE_VERSION", b"4")
+        before.setattr(chunks, "MEMO_VERSION", 1)
+        assert load(lab).sites["choucheng"].uplinks[0].bandwidth_kbps == 10
+        assert list((lab / ".cache").glob("memo-*")) and list((lab / ".cache").glob("sites-*"))
+    with pytest.raises(ModelError, match="has no unit"):
+        load(lab)
