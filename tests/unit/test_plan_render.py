@@ -68,3 +68,16 @@ def test_plan_render_equals_a_full_render(lab: Path, in_tmp: Path, edit) -> None
     for name, text in tree(build).items():
         assert incremental[name] == text, f"{name} differs from a full render"
     assert len(report["render"]["written"]) + len(report["render"]["unchanged"]) < devices, "not incremental"
+
+
+def test_a_plan_without_render_in_between_is_not_lost(lab: Path, in_tmp: Path) -> None:
+    build = in_tmp / "build" / "configs" / "lab"
+    jinbao("plan", str(lab), "--render")
+    edit_sites(lab, EDITS["add"])
+    jinbao("plan", str(lab))  # allocations.yml moves on, build/ does not
+    edit_sites(lab, faster_line)
+    jinbao("plan", str(lab), "--render")
+    incremental = tree(build)
+    shutil.rmtree(build)
+    jinbao("render", str(lab))
+    assert incremental == tree(build)
