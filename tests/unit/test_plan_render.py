@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import edit_sites, remove_site
+from conftest import GOLDEN, copy_inventory, edit_sites, remove_site
 from test_ipam import COUNTY, COUNTY_TOWNSHIP, TOWNSHIP, move
 from typer.testing import CliRunner
 
@@ -30,6 +30,10 @@ def rename(sites: list[dict]) -> None:
     site(sites, "yiwu")["slug"] = "yiwu-shi"
 
 
+def grow_a_city(sites: list[dict]) -> None:
+    site(sites, "jinhua")["posts"] = 200  # a new LAN, and the LAN's address is the city's OSPF area
+
+
 EDITS = {
     "add": lambda sites: sites.append(TOWNSHIP),
     "move": move("choucheng", "dongyang"),
@@ -39,6 +43,7 @@ EDITS = {
     "re-parent-a-backup-line": reparent_backup,
     "faster-line": faster_line,
     "rename": rename,
+    "grow-a-city": grow_a_city,
 }
 
 
@@ -81,3 +86,18 @@ def test_a_plan_without_render_in_between_is_not_lost(lab: Path, in_tmp: Path) -
     shutil.rmtree(build)
     jinbao("render", str(lab))
     assert incremental == tree(build)
+
+
+def test_a_dcs_new_ntp_server_re_renders_the_devices_that_use_it(tmp_path: Path, in_tmp: Path) -> None:
+    """VRP and Comware configs name their NTP servers: the province's DC serves the whole province."""
+    env = copy_inventory(GOLDEN / "render" / "multivendor" / "inventory", tmp_path / "multivendor")
+    build = in_tmp / "build" / "configs" / "multivendor"
+    jinbao("plan", str(env), "--render")
+    ntp = {"name": "ntp2", "role": "ops", "zone": "ops", "provides": ["ntp"]}
+    edit_sites(env, lambda sites: site(sites, "ah-dc")["hosts"].append(ntp))
+    report = jinbao("plan", str(env), "--render")
+    incremental = tree(build)
+    shutil.rmtree(build)
+    jinbao("render", str(env))
+    assert incremental == tree(build)
+    assert "cuogang-r1.cfg" in report["render"]["written"] and "ministry-r1.cfg" not in report["render"]["unchanged"]
