@@ -153,6 +153,7 @@ def plan(
                 _print_changes(result.changes, env, check=True)
             raise _fail_plan(refused, result.changes, as_json)
         written = False
+        since = _file_digest(Path(env) / ipam.store.FILE) if render_changed else None  # what was rendered from
         if not check:
             text = ipam.store.dumps(result.allocations)
             written = ipam.store.write_text(env, text, result.allocations)
@@ -160,7 +161,9 @@ def plan(
                 incremental.remember(network, text)
         rendered = None
         if render_changed and not check:
-            rendered = _render(network, result.allocations, env, None, vault_password_file, as_json, result.changes)
+            rendered = _render(
+                network, result.allocations, env, None, vault_password_file, as_json, result.changes, since
+            )
     if as_json:
         report = {"ok": True, "written": written, "changes": _change_rows(result.changes)}
         if rendered is not None:
@@ -169,7 +172,10 @@ def plan(
     else:
         _print_changes(result.changes, env, check)
         if rendered is not None:
-            out.print(f"rendered: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged")
+            out.print(
+                f"rendered: {len(rendered.written)} written, {len(rendered.unchanged)} unchanged, "
+                f"{len(rendered.removed)} removed"
+            )
     if check and result.changes:
         released = len(prune.releases(result.changes))
         if released and not as_json:
@@ -209,25 +215,35 @@ def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:
     out.print(f"{verb} {env}/allocations.yml")
 
 
-def _render(network, allocations, env, sites, vault_password_file, as_json, changes=None):
-    from network.render import Renderer, load_secrets
+def _file_digest(path: Path) -> str | None:
+    return incremental.digest(path.read_bytes()) if path.exists() else None
+
+
+def _render(network, allocations, env, sites, vault_password_file, as_json, changes=None, since=None):
+    """Render `sites`, or what the plan's `changes` (from allocations digest `since`) touch, or everything."""
+    from network.render import Renderer, load_secrets, state
     from network.render.incremental import affected_devices
 
     secrets = load_secrets(env, vault_password_file)
     renderer = Renderer(network, allocations, secrets)
     out_dir = Path("build") / "configs" / network.name
-    only = None
+    only, stale = None, []
     if sites:
         unknown = [s for s in sites if s not in network.sites]
         if unknown:
             raise RenderError(Problem("sites.yml", "", "--site", f"no site with id {', '.join(unknown)}"))
         only = [(network.sites[s], d) for s in sites for d in network.sites[s].devices]
     elif changes is not None:
-        only = affected_devices(network, changes, out_dir)
+        selection = affected_devices(renderer, since, changes, out_dir)
+        if selection is not None:
+            only, stale = selection.devices, selection.stale
     total = len(only) if only is not None else sum(len(s.devices) for s in network.sites.values())
     with _progress(as_json) as progress:
         task = progress.add_task(f"render {network.name}", total=total)
-        return renderer.render_all(out_dir, only=only, progress=lambda n: progress.advance(task, n))
+        result = renderer.render_all(out_dir, only=only, progress=lambda n: progress.advance(task, n), stale=stale)
+    if changes is not None and only is not None:  # every config is current again: record from what
+        state.write(out_dir, network, secrets, _file_digest(Path(env) / ipam.store.FILE))
+    return result
 
 
 @app.command()

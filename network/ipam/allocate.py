@@ -255,7 +255,7 @@ class Planner:
         subnets = self._run("links", wanted)
         ports = self._ports(ends)
         for key, *_ in wanted:
-            self.result.links[key] = {"subnet": subnets[key], "ports": ports[key]}
+            self.result.links[key] = {"subnet": subnets[key], "ports": ports[key], "ends": list(ends[key])}
 
     def _alloc_len(self, site: Site, pool_name: str, default: int) -> int:
         national = region_of(self.network, site) == NATIONAL
@@ -268,33 +268,35 @@ class Planner:
         return cached
 
     def _ports(self, ends: dict[str, tuple[str, str]]) -> dict[str, list[int]]:
-        """Port numbers on both ends of every line, stable like addresses."""
+        """Port numbers on both ends of every line, stable like addresses.
+
+        A port is a number on one device, so a recorded port is kept only while the line still
+        ends on the device the record names (`ends`): a township that moves to another county
+        keeps its own uplink port, but its old port on the old county means nothing on the new
+        one. Every kept port is claimed before any new one is numbered, so a line that moved in
+        never takes a bystander's port, wherever it sits in the file.
+        """
         taken = self._ports_taken(ends)
-        result: dict[str, list[int]] = {}
-        fresh = []
-        for key, (child, parent) in ends.items():
-            old = self.previous.links.get(key, {})
+        result: dict[str, list[int | None]] = {}
+        for key, pair in ends.items():
+            result[key] = kept = [None, None]
+            old = self.previous.links.get(key)
             old_ports = old.get("ports") if isinstance(old, dict) else None
-            if (
-                isinstance(old_ports, list)
-                and len(old_ports) == 2
-                and old_ports[0] not in taken.get(child, set())
-                and old_ports[1] not in taken.get(parent, set())
-            ):
-                result[key] = list(old_ports)
-                taken.setdefault(child, set()).add(old_ports[0])
-                taken.setdefault(parent, set()).add(old_ports[1])
-            else:
-                fresh.append(key)
-        for key in fresh:
-            pair = []
-            for device in ends[key]:
-                used = taken.setdefault(device, set())
-                port = next(n for n in range(1, len(used) + 2) if n not in used)
-                used.add(port)
-                pair.append(port)
-            result[key] = pair
-        return result
+            if not (isinstance(old_ports, list) and len(old_ports) == 2):
+                continue
+            old_ends = old.get("ends")  # absent in files written before ends were recorded: same ends
+            for end, device in enumerate(pair):
+                port, used = old_ports[end], taken.setdefault(device, set())
+                if (old_ends is None or old_ends[end] == device) and isinstance(port, int) and port not in used:
+                    used.add(port)
+                    kept[end] = port
+        for key, pair in ends.items():  # file order: deterministic
+            for end, device in enumerate(pair):
+                if result[key][end] is None:
+                    used = taken.setdefault(device, set())
+                    result[key][end] = port = next(n for n in range(1, len(used) + 2) if n not in used)
+                    used.add(port)
+        return result  # type: ignore[return-value]
 
     def _ports_taken(self, ends: dict[str, tuple[str, str]]) -> dict[str, set[int]]:
         """Ports in use before this run's lines are numbered: none, when every line is in the run."""

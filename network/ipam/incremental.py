@@ -25,7 +25,7 @@ from network.ipam.store import SECTIONS, Allocations
 from network.model import Network, Site
 
 STATE_FILE = "plan-state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: links record their ends
 
 # which allocations live in a pool of that name: (section, field or None for plain values)
 POOL_SOURCES = {"loopback": [("devices", "loopback")], "p2p": [("links", "subnet")], "datacenter": [("zones", None)]}
@@ -85,7 +85,7 @@ def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
         old_digest = state["files"][label]
         if old_digest == file_digest:
             continue
-        old_sites = _cached_sites(root, label, old_digest)
+        old_sites = cached_sites(root, label, old_digest)
         if old_sites is None:
             return None
         old_by_id = {site.id: site for site in old_sites}
@@ -104,7 +104,7 @@ def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
     return sorted(added, key=lambda s: order[s.id])
 
 
-def _cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
+def cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
     """The sites of an earlier version of a file, from the model's per-file cache."""
     path = root / ".cache" / f"sites-{file_digest}.pickle"
     try:

@@ -38,7 +38,7 @@ class Allocations:
     regions: dict[str, str] = field(default_factory=dict)  # region -> block
     sites: dict[str, dict] = field(default_factory=dict)  # site id -> {lan}
     devices: dict[str, dict] = field(default_factory=dict)  # site/device -> {loopback, management}
-    links: dict[str, dict] = field(default_factory=dict)  # site:line -> {subnet, ports: [child, parent]}
+    links: dict[str, dict] = field(default_factory=dict)  # site:line -> {subnet, ports, ends: [child, parent]}
     zones: dict[str, str] = field(default_factory=dict)  # dc-site/zone -> subnet
     hosts: dict[str, dict] = field(default_factory=dict)  # dc-site/host -> {address, management}
     # sha256 of the allocations.yml text this was read from (None: not read from a file)
@@ -134,7 +134,7 @@ def _value(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, list):
-        return "[" + ", ".join(str(int(v)) for v in value) + "]"
+        return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(int(v)) for v in value) + "]"
     return "{" + ", ".join(f'"{k}": {_value(v)}' for k, v in value.items()) + "}"
 
 
@@ -144,7 +144,10 @@ _FORMATS = {
     "zones": lambda v: f'"{v}"',
     "sites": lambda v: f'{{"lan": "{v["lan"]}"}}',
     "devices": lambda v: f'{{"loopback": "{v["loopback"]}", "management": "{v["management"]}"}}',
-    "links": lambda v: f'{{"subnet": "{v["subnet"]}", "ports": [{int(v["ports"][0])}, {int(v["ports"][1])}]}}',
+    "links": lambda v: (
+        f'{{"subnet": "{v["subnet"]}", "ports": [{int(v["ports"][0])}, {int(v["ports"][1])}], '
+        f'"ends": ["{v["ends"][0]}", "{v["ends"][1]}"]}}'
+    ),
     "hosts": lambda v: f'{{"address": "{v["address"]}", "management": "{v["management"]}"}}',
 }
 

@@ -21,6 +21,7 @@ from network.errors import JinbaoError, Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.model import Network, Site
+from network.render import state
 from network.render.context import RenderIndex, device_context, platform
 from network.render.secrets import Secrets
 
@@ -129,11 +130,15 @@ class Renderer:
         only: Iterable[tuple[Site, object]] | None = None,
         progress: Callable[[int], None] | None = None,
         workers: int | None = None,
+        stale: Iterable[str] = (),
     ) -> RenderResult:
-        """Render every device (or `only` those) into out_dir. All or nothing on error.
+        """Render every device (or `only` those, removing the `stale` files) into out_dir.
+        All or nothing on error.
 
         Large runs fan out over the CPU cores (fork: the workers inherit the model);
-        files are written by this process only after every device rendered.
+        files are written by this process only after every device rendered. A full render
+        records what it rendered from (network/render/state.py); a partial one drops that
+        record, and whoever chose the devices from it records the new one.
         """
         out_dir = Path(out_dir)
         devices = list(only) if only is not None else list(self.network.iter_devices())
@@ -150,7 +155,11 @@ class Renderer:
         else:
             for chunk in chunks:
                 self._merge(texts, self._render_chunk(chunk), progress)
-        return self._write(out_dir, texts, prune=only is None)
+        state.clear(out_dir)  # until the files are written, nothing vouches for them
+        result = self._write(out_dir, texts, prune=only is None, stale=set(stale) - set(texts))
+        if only is None:
+            state.write(out_dir, self.network, self.secrets, state.allocations_digest(self.index.allocations))
+        return result
 
     def _render_chunk(self, chunk: list) -> list[tuple[str, str]] | JinbaoError:
         try:
@@ -166,7 +175,7 @@ class Renderer:
         if progress:
             progress(len(rendered))
 
-    def _write(self, out_dir: Path, texts: dict[str, str], prune: bool) -> RenderResult:
+    def _write(self, out_dir: Path, texts: dict[str, str], prune: bool, stale: set[str]) -> RenderResult:
         result = RenderResult()
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         manifest_path = out_dir / MANIFEST
@@ -182,7 +191,10 @@ class Renderer:
                 pass
             write_atomic(path, data, mode=0o600)  # configs hold secrets
             result.written.append(name)
-        current = previous | set(texts)
+        for name in sorted(stale & previous):
+            (out_dir / name).unlink(missing_ok=True)
+            result.removed.append(name)
+        current = (previous - stale) | set(texts)
         if prune:
             for name in sorted(previous - set(texts)):
                 (out_dir / name).unlink(missing_ok=True)

@@ -123,3 +123,53 @@ def test_ports_are_stable_per_device(lab: Path) -> None:
     assert all(after[key]["ports"] == value["ports"] for key, value in before.items())
     used_on_yiwu = [v["ports"][1] for k, v in after.items() if k in ("choucheng:mstp", "fotang:mstp", "xinzhen:mstp")]
     assert len(set(used_on_yiwu)) == 3, "two lines on one port of the county router"
+
+
+COUNTY = {
+    "id": "dongyang",
+    "slug": "dongyang",
+    "name": "东阳市",
+    "tier": "county",
+    "parent": "jinhua",
+    "posts": 12,
+    "uplinks": [{"carrier": "china-telecom", "type": "mstp", "bandwidth": "50M"}],
+}
+COUNTY_TOWNSHIP = {
+    "id": "wuning",
+    "slug": "wuning",
+    "name": "吴宁街道",
+    "tier": "township",
+    "parent": "dongyang",
+    "posts": 5,
+    "uplinks": [{"carrier": "china-telecom", "type": "mstp", "bandwidth": "10M"}],
+}
+
+
+def move(site_id: str, parent: str):
+    return lambda sites: next(s for s in sites if s["id"] == site_id).update(parent=parent)
+
+
+@pytest.mark.parametrize(
+    ("moved", "new_parent", "bystander"),
+    [("choucheng", "dongyang", "wuning:mstp"), ("choucheng", "jiangning", "dongshan:fibre")],
+    ids=["same-province", "other-province"],
+)
+def test_moving_a_township_keeps_every_bystanders_port_and_address(
+    lab: Path, moved: str, new_parent: str, bystander: str
+) -> None:
+    edit_sites(lab, lambda sites: sites.extend([COUNTY, COUNTY_TOWNSHIP]))  # a second county, planned
+    ipam.write(lab, plan(lab).allocations)
+    before = flatten(ipam.read(lab))
+    # the moved line's old port on its old county is the one the bystander holds on the new county
+    assert before[("links", f"{moved}:mstp")]["ports"][1] == before[("links", bystander)]["ports"][1]
+    edit_sites(lab, move(moved, new_parent))
+    result = plan(lab)
+    after = flatten(result.allocations)
+    mine = {("sites", moved), ("devices", f"{moved}/r1"), ("links", f"{moved}:mstp")}
+    assert {k: after[k] for k in before if k not in mine} == {k: v for k, v in before.items() if k not in mine}
+    assert {(c.section, c.key) for c in result.changes} <= mine
+    on_new_parent = [v["ports"][1] for k, v in after.items() if k in (("links", bystander), ("links", f"{moved}:mstp"))]
+    assert len(set(on_new_parent)) == 2, "two lines on one port of the new county router"
+    assert after[("links", f"{moved}:mstp")]["ports"][0] == before[("links", f"{moved}:mstp")]["ports"][0], (
+        "the moved router's own uplink port is kept"
+    )
