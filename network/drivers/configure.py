@@ -70,6 +70,11 @@ def _typed(node, depth: int = 0) -> list[str]:
     return lines
 
 
+class RollbackFailed(Exception):
+    """The device refused a line and what it had taken could not be undone (not a CommitError:
+    the device is not back where it was)."""
+
+
 class ConfigSession:
     """NAPALM's configuration methods for a CLI driver with ``self.device`` (netmiko),
     ``self.hostname``, ``self.timeout`` and ``platform_name``; it reads with ``get_config``."""
@@ -147,8 +152,11 @@ class ConfigSession:
             self.revert_deadline = time.monotonic() + timer["seconds"]
         try:
             self._configure(commands)
-        except CommitError:
-            self.rollback()
+        except CommitError as refused:  # undo what the device took before it refused a line
+            try:
+                self.rollback()
+            except Exception as exc:
+                raise RollbackFailed(f"{refused}; and undoing what it took failed: {exc}") from exc
             raise
 
     def has_pending_commit(self) -> bool:

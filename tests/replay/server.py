@@ -80,6 +80,7 @@ class Device:
     session_name: str | None = None  # sessions/<name>.yml; default: the platform's
     time_scale: float = 1.0  # real seconds per device second (tests shorten the device's timers)
     reachable: Callable[[str], bool] | None = None  # the management path, given the running config
+    refuses: str | None = None  # configuration lines (a regex) this device's software rejects
 
     def __post_init__(self):
         if not self.session:
@@ -199,6 +200,8 @@ class DeviceShell:
             return self.commit(command) if control == device.mode else self.unknown(command)
         if command == "quit" and self.view == ():
             return self.leave()
+        if device.refuses and re.fullmatch(device.refuses, command):
+            return self.message("wrong_parameter")
         if device.mode == "two-stage":
             self.candidate = self.candidate or device.running.copy()
             self.view = type_line(self.candidate, device.grammar, self.view, command)

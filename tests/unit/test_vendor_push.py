@@ -153,6 +153,19 @@ def test_a_failed_post_check_rolls_back_to_byte_identical(replay, kind, monkeypa
     assert replayed_device.config == before
 
 
+@DEVICES
+def test_a_line_the_device_refuses_undoes_what_it_took(replay, kind):
+    # the last line of the change is refused, after the device took the others
+    replayed_device, intended = replayed(kind, time_scale=1.0, refuses=r"info-center loghost .*")
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    assert diffed.diff.splitlines()[-1] == "info-center loghost 10.5.0.10"
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
+    assert outcome.status == "rolled-back" and "refused" in outcome.error, outcome
+    assert replayed_device.config == before
+
+
 # --- no push path: a clear failure, never "unchanged" ----------------------------------------
 class GettersOnly(NetworkDriver):
     """A driver that can read a device and nothing else (NAPALM's base methods)."""
