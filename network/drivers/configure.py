@@ -142,11 +142,10 @@ class ConfigSession:
         timer = self._timer(confirm, revert_in) if confirm else {}
         commands = [confirm["arm"].format(**timer)] if confirm and confirm.get("arm") else []
         commands += lines
-        two_stage = self._device_confirm() or {}
         if confirm and confirm.get("commit"):
             commands.append(confirm["commit"].format(**timer))
-        elif two_stage.get("commit"):  # lines wait in a candidate: asked for no confirm, commit plainly
-            commands.append(two_stage["confirm"])
+        else:
+            commands += self._plain_commit()
         if confirm:
             self._pending = confirm
             self.revert_deadline = time.monotonic() + timer["seconds"]
@@ -158,6 +157,11 @@ class ConfigSession:
             except Exception as exc:
                 raise RollbackFailed(f"{refused}; and undoing what it took failed: {exc}") from exc
             raise
+
+    def _plain_commit(self) -> list[str]:
+        """What makes typed lines take effect without a confirm: `commit` on a two-stage device."""
+        two_stage = self._device_confirm() or {}
+        return [two_stage["confirm"]] if two_stage.get("commit") else []
 
     def has_pending_commit(self) -> bool:
         """Whether a change waits for confirmation: asked of the device where it can tell (VRP
@@ -186,7 +190,7 @@ class ConfigSession:
             self._configure([pending["abort"]])
         else:
             inverse = remediation(self.platform_name, self._running(), self._checkpoint, self._checkpoint)
-            self._configure(inverse + ([pending["confirm"]] if pending else []))
+            self._configure(inverse + ([pending["confirm"]] if pending else self._plain_commit()))
         left = remediation(self.platform_name, self._running(), self._checkpoint, self._checkpoint)
         if left:
             raise CommitError(f"{self.hostname}: rolled back, but still differs from before:\n" + "\n".join(left))

@@ -166,6 +166,24 @@ def test_a_line_the_device_refuses_undoes_what_it_took(replay, kind):
     assert replayed_device.config == before
 
 
+@DEVICES
+def test_without_a_confirm_a_commit_takes_effect_and_rollback_restores_it(replay, kind):
+    replayed_device, intended = replayed(kind)
+    before = replayed_device.config
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    try:
+        driver.load_replace_candidate(config=intended)
+        driver.commit_config()  # no revert_in: a plain commit, the checkpoint still kept
+        assert not driver.has_pending_commit()
+        driver.load_replace_candidate(config=intended)
+        assert driver.compare_config() == ""
+        driver.discard_config()
+        driver.rollback()
+    finally:
+        driver.close()
+    assert replayed_device.config == before
+
+
 # --- no push path: a clear failure, never "unchanged" ----------------------------------------
 class GettersOnly(NetworkDriver):
     """A driver that can read a device and nothing else (NAPALM's base methods)."""
