@@ -167,25 +167,25 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
 
 def _await_revert(target: Target, deadline: float | None, problem: str, done, timeout: int) -> Outcome:
     """jinbao cannot confirm or undo the change: the device's own timer reverts it at
-    `deadline` (None: it has none). Wait for it, then check it answers with nothing pending."""
+    `deadline` (None: it has none; a VRP trial also reverts when its session drops). Wait
+    until a new session finds nothing pending: at once where any session can tell (FRR's
+    timer, VRP's trial status), else once the deadline has passed (Comware shows no timer)."""
     if deadline is None:
         return done("failed", f"{problem}; the device has no revert timer and still runs the change")
     give_up = deadline + 60
     while time.monotonic() < give_up:
-        if time.monotonic() < deadline:
-            time.sleep(min(3, max(0.2, deadline - time.monotonic())))
-            continue
         try:
             device = open_driver(target, min(timeout, 10))
         except Exception:
-            time.sleep(3)
+            time.sleep(2)
             continue
         try:
-            if not device.has_pending_commit():
+            visible = getattr(device, "pending_is_visible", lambda: True)()
+            if (visible or time.monotonic() >= deadline) and not device.has_pending_commit():
                 return done("rolled-back", f"{problem}; the device reverted by itself")
         finally:
             device.close()
-        time.sleep(3)
+        time.sleep(min(2, max(0.2, deadline - time.monotonic())))
     return done("failed", f"{problem}; and it did not come back after its revert timer")
 
 

@@ -163,6 +163,12 @@ class ConfigSession:
         two_stage = self._device_confirm() or {}
         return [two_stage["confirm"]] if two_stage.get("commit") else []
 
+    def pending_is_visible(self) -> bool:
+        """Whether any session can tell that a change is pending (VRP V8), or only the one
+        that armed it (Comware 7 prints no commit-delay timer)."""
+        confirm = self._device_confirm()
+        return bool(confirm and confirm.get("status"))
+
     def has_pending_commit(self) -> bool:
         """Whether a change waits for confirmation: asked of the device where it can tell (VRP
         V8's trial status), else as this session armed it (Comware prints no timer)."""

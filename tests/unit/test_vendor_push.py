@@ -153,6 +153,28 @@ def test_a_failed_post_check_rolls_back_to_byte_identical(replay, kind, monkeypa
     assert replayed_device.config == before
 
 
+CONTROLLER = "rule 5 permit source 172.24.0.0 0.0.0.255"  # the management ACL's line for jinbao's subnet
+
+
+@pytest.mark.parametrize("kind", [V8, V5], ids=["vrp-v8", "vrp-v5"])
+def test_a_change_that_cuts_management(replay, kind):
+    """A typo in the intent locks jinbao out: VRP V8's trial reverts (its session dropped);
+    VRP V5 has nothing that reverts, and push says so instead of claiming a rollback."""
+    replayed_device, intended = replayed(kind, time_scale=SCALE, reachable=lambda config: CONTROLLER in config)
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    cutting = intended.replace(CONTROLLER, CONTROLLER.replace("172.24.0.0", "172.42.0.0"))
+    assert cutting != intended
+    (diffed,) = push.run([target], {target.hostname: cutting}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, cutting, diffed.diff, confirm_in=15, timeout=5)
+    if kind == V8:
+        assert outcome.status == "rolled-back" and "reverted by itself" in outcome.error, outcome
+        assert replayed_device.config == before
+    else:
+        assert outcome.status == "failed" and "no revert timer and still runs the change" in outcome.error
+        assert CONTROLLER not in replayed_device.config
+
+
 @DEVICES
 def test_a_line_the_device_refuses_undoes_what_it_took(replay, kind):
     # the last line of the change is refused, after the device took the others
