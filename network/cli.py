@@ -501,7 +501,7 @@ def push(
     else:
         if check:
             _print_diffs(outcomes)
-        table = Table("device", "status", "seconds", "error")
+        table = Table("device", "status", "safety net", "seconds", "error")
         colours = {
             "unchanged": "green",
             "pending": "yellow",
@@ -511,7 +511,7 @@ def push(
         }
         for o in outcomes:
             status = f"[{colours.get(o.status, 'red')}]{o.status}[/]"
-            table.add_row(o.hostname, status, f"{o.seconds:.1f}", escape(o.error[:200]))
+            table.add_row(o.hostname, status, escape(o.safety_net), f"{o.seconds:.1f}", escape(o.error[:200]))
         out.print(table)
     if any(not o.ok for o in outcomes):
         raise typer.Exit(DEVICE_FAILED)
@@ -602,7 +602,8 @@ def audit(
 def _print_diffs(outcomes) -> None:
     for o in outcomes:
         if o.diff:
-            err.print(f"[bold]--- {o.hostname}[/]")
+            net = f" (if unconfirmed: {o.safety_net})" if getattr(o, "safety_net", "") else ""
+            err.print(f"[bold]--- {escape(o.hostname)}{escape(net)}[/]")
             for line in o.diff.splitlines():
                 colour = "green" if line.startswith("+") else "red" if line.startswith("-") else "white"
                 err.print(f"[{colour}]{escape(line)}[/]", highlight=False)

@@ -1,13 +1,17 @@
 """`jinbao push`: intended configs onto devices, with a diff, commit-confirm and rollback.
 
 Two phases. ``diff`` loads each device's intended config as a replace candidate and asks
-the device for the difference (nothing is applied). ``apply`` commits each changed device
-with commit-confirm: the device itself reverts unless confirmed within ``confirm_in``
-seconds. Then a *new* SSH session must open (the management path survived) and the
-post-checks must pass (the device runs the intended config, FRR's daemons are up); only
-then is the commit confirmed. Otherwise it is rolled back: at once if the device still
-answers, or by its own timer if it does not, after which jinbao checks that it answers
-again with the config it had. One device's failure never stops the others.
+the driver for the change (nothing is applied): FRR's own diff, the hier_config
+remediation on VRP and Comware. ``apply`` commits each changed device with
+``revert_in``: where the device has its own commit-confirm (FRR's revert timer, VRP V8's
+trial commit, Comware 7's commit delay) it reverts by itself unless confirmed; where it has
+none (VRP V5) the driver keeps a checkpoint and rollback applies the inverse remediation.
+Each outcome names the safety net its device got. Then a *new* SSH session must open (the
+management path survived) and the post-check must pass (the device runs the intended
+config); only then does the committing session confirm. Otherwise it is rolled back: at
+once if the device still answers, or by its own timer if it does not, after which jinbao
+checks that it answers again with nothing pending. One device's failure never stops the
+others. docs/push.md has the details per platform.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Outcome:
     diff: str = ""
     error: str = ""
     seconds: float = 0.0
+    safety_net: str = ""  # what would undo (or undid) the change: the device's own confirm, or the controller
 
     @property
     def ok(self) -> bool:
@@ -45,7 +50,7 @@ def _error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
-def diff(target: Target, intended: str, timeout: int = 30) -> Outcome:
+def diff(target: Target, intended: str, timeout: int = 30, confirm_in: int = CONFIRM_IN) -> Outcome:
     started = time.perf_counter()
     try:
         device = open_driver(target, timeout)
@@ -53,12 +58,16 @@ def diff(target: Target, intended: str, timeout: int = 30) -> Outcome:
             device.load_replace_candidate(config=intended)
             text = device.compare_config()
             device.discard_config()
+            net = safety_net(device, confirm_in) if text else ""
         finally:
             device.close()
+    except NotImplementedError:  # a getters-only driver: never report such a device as unchanged
+        error = f"jinbao has no push path for platform {target.platform}: its driver cannot load a candidate"
+        return Outcome(target.hostname, "failed", error=error, seconds=time.perf_counter() - started)
     except Exception as exc:
         return Outcome(target.hostname, "failed", error=_error(exc), seconds=time.perf_counter() - started)
     status = "pending" if text else "unchanged"
-    return Outcome(target.hostname, status, text, seconds=time.perf_counter() - started)
+    return Outcome(target.hostname, status, text, seconds=time.perf_counter() - started, safety_net=net)
 
 
 def _post_check(device, intended: str) -> str | None:
@@ -71,13 +80,20 @@ def _post_check(device, intended: str) -> str | None:
     return None
 
 
+def safety_net(device, revert_in: int) -> str:
+    """In words, what undoes this device's change when jinbao cannot confirm it."""
+    describe = getattr(device, "safety_net", None)
+    return describe(revert_in) if describe else f"device commit-confirm (revert timer {revert_in} s)"
+
+
 def apply(
     target: Target, intended: str, expected_diff: str, confirm_in: int = CONFIRM_IN, timeout: int = 30
 ) -> Outcome:
     started = time.perf_counter()
+    net = ""
 
     def done(status: str, error: str = "", text: str = expected_diff) -> Outcome:
-        return Outcome(target.hostname, status, text, error, time.perf_counter() - started)
+        return Outcome(target.hostname, status, text, error, time.perf_counter() - started, net)
 
     try:
         device = open_driver(target, timeout)
@@ -92,26 +108,34 @@ def apply(
             if not now:
                 return done("unchanged", text="")
             return done("failed", f"the device changed since its diff was shown; run push again:\n{now}", now)
+        net = safety_net(device, confirm_in)
     except Exception as exc:
         with contextlib.suppress(Exception):
             device.close()
         return done("failed", f"nothing committed: {_error(exc)}")
     try:
-        device.commit_config(message="jinbao push", revert_in=confirm_in)
-    except CommitError as exc:  # the device refused the change: undo it now
-        with contextlib.suppress(Exception):
-            device.rollback()
-        return done("rolled-back", f"the device refused the commit: {_error(exc)}")
-    except Exception:  # the session died under the change (management cut?): checked below
-        pass
+        return _commit_and_confirm(target, device, intended, confirm_in, timeout, done)
     finally:
         with contextlib.suppress(Exception):
             device.close()
 
+
+def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, timeout: int, done) -> Outcome:
+    """Commit on `device` and keep its session (a VRP trial is confirmed in the session that
+    started it); check from a new session; confirm, or roll back."""
+    committed_at = time.monotonic()
+    try:
+        device.commit_config(message="jinbao push", revert_in=confirm_in)
+    except CommitError as exc:  # the device refused the change; the driver undid what it had applied
+        return done("rolled-back", f"the device refused the commit: {_error(exc)}")
+    except Exception:  # the session died under the change (management cut?): checked below
+        pass
+    deadline = getattr(device, "revert_deadline", committed_at + confirm_in)
+
     # a new session proves the management path survived the change
-    deadline = time.monotonic() + max(5, confirm_in // 3)
+    wait_until = time.monotonic() + max(5, confirm_in // 3)
     checker, problem = None, "unreachable over SSH after the commit"
-    while time.monotonic() < deadline:
+    while time.monotonic() < wait_until:
         try:
             checker = open_driver(target, min(timeout, 10))
             break
@@ -119,54 +143,50 @@ def apply(
             problem = f"unreachable over SSH after the commit ({_error(exc)})"
             time.sleep(2)
     if checker is None:
-        return _await_revert(target, confirm_in, started, problem, expected_diff, timeout)
+        return _await_revert(target, deadline, problem, done, timeout)
     try:
-        if not checker.has_pending_commit():  # its timer fired: the change had cut it off
-            return done("rolled-back", "unreachable after the commit; the device reverted by itself")
         problem = _post_check(checker, intended)
         if problem is None:
-            checker.confirm_commit()
+            try:
+                device.confirm_commit()
+            except Exception:  # the committing session is gone: a device that can, confirms from the new one
+                checker.confirm_commit()
             return done("committed")
-        checker.rollback()
+        device.rollback()
         return done("rolled-back", problem)
     except Exception as exc:
+        problem = _error(exc)
         try:
-            checker.rollback()
+            device.rollback()
         except Exception:
-            return _await_revert(target, confirm_in, started, _error(exc), expected_diff, timeout)
-        return done("rolled-back", _error(exc))
+            return _await_revert(target, deadline, problem, done, timeout)
+        return done("rolled-back", problem)
     finally:
         checker.close()
 
 
-def _await_revert(target: Target, confirm_in: int, started: float, problem: str, text: str, timeout: int) -> Outcome:
-    """The device is out of reach: its own timer reverts the commit; wait and check it answers."""
-    deadline = time.monotonic() + confirm_in + 60
-    while time.monotonic() < deadline:
+def _await_revert(target: Target, deadline: float | None, problem: str, done, timeout: int) -> Outcome:
+    """jinbao cannot confirm or undo the change: the device's own timer reverts it at
+    `deadline` (None: it has none; a VRP trial also reverts when its session drops). Wait
+    until a new session finds nothing pending: at once where any session can tell (FRR's
+    timer, VRP's trial status), else once the deadline has passed (Comware shows no timer)."""
+    if deadline is None:
+        return done("failed", f"{problem}; the device has no revert timer and still runs the change")
+    give_up = deadline + 60
+    while time.monotonic() < give_up:
         try:
             device = open_driver(target, min(timeout, 10))
         except Exception:
-            time.sleep(3)
+            time.sleep(2)
             continue
         try:
-            if not device.has_pending_commit():
-                return Outcome(
-                    target.hostname,
-                    "rolled-back",
-                    text,
-                    f"{problem}; the device reverted by itself",
-                    time.perf_counter() - started,
-                )
+            visible = getattr(device, "pending_is_visible", lambda: True)()
+            if (visible or time.monotonic() >= deadline) and not device.has_pending_commit():
+                return done("rolled-back", f"{problem}; the device reverted by itself")
         finally:
             device.close()
-        time.sleep(3)
-    return Outcome(
-        target.hostname,
-        "failed",
-        text,
-        f"{problem}; and it did not come back after its revert timer",
-        time.perf_counter() - started,
-    )
+        time.sleep(min(2, max(0.2, deadline - time.monotonic())))
+    return done("failed", f"{problem}; and it did not come back after its revert timer")
 
 
 def run(
@@ -180,7 +200,7 @@ def run(
 ) -> list[Outcome]:
     """Diff every target; unless check, ask confirm(diffs) and apply the changed ones."""
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
-        diffs = list(pool.map(lambda t: diff(t, intended[t.hostname]), targets))
+        diffs = list(pool.map(lambda t: diff(t, intended[t.hostname], confirm_in=confirm_in), targets))
     pending = [d for d in diffs if d.status == "pending"]
     if check or not pending or not confirm(diffs):
         return diffs

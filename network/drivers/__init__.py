@@ -1,9 +1,10 @@
 """Device drivers: NAPALM for every platform, one session per device.
 
-``jinbao_frr`` (the lab's FRR routers) and ``jinbao_comware`` (H3C Comware 7 over netmiko's
-``hp_comware``, getters only) are this package's own drivers; Huawei VRP uses the NAPALM
-community driver ``huawei_vrp`` (napalm-huawei-vrp, over netmiko's ``huawei``), as named in
-network/platforms/<platform>.yml. tests/replay runs them against replayed device sessions.
+``jinbao_frr`` (the lab's FRR routers) and ``jinbao_comware`` (H3C Comware over netmiko's
+``hp_comware``) are this package's own drivers; Huawei VRP uses the NAPALM community driver
+``huawei_vrp`` (napalm-huawei-vrp, over netmiko's ``huawei``) for its getters, as named in
+network/platforms/<platform>.yml. VRP and Comware push through configure.py (docs/push.md).
+tests/replay runs them against replayed device sessions.
 
 Credentials: in the lab, the automation account and key that `jinbao lab up` made, with
 pinned host keys; elsewhere the admin account of ``jinbao_admin_users`` and its password

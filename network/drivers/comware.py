@@ -1,9 +1,8 @@
-"""NAPALM driver for H3C Comware 7 over netmiko's ``hp_comware``: what backup and audit need.
+"""NAPALM driver for H3C Comware over netmiko's ``hp_comware``.
 
-Getters (config, facts) and ``cli``. Comware has no candidate configuration that NAPALM's
-replace/commit-confirm model maps onto safely without the device in hand, so the
-configuration methods refuse clearly instead of half-applying: changes to Comware devices
-go through their own change process with the remediation `jinbao audit` prints.
+Getters (config, facts) and ``cli`` for backup and audit; the configuration methods are
+network/drivers/configure.py's: the remediation typed in system-view, committed under
+Comware 7's `configuration commit delay` (a controller checkpoint on older releases).
 """
 
 from __future__ import annotations
@@ -13,16 +12,14 @@ import re
 from napalm.base import NetworkDriver
 from napalm.base.exceptions import ConnectionException
 
+from network.drivers.configure import ConfigSession
 from network.drivers.session import connect
 from network.drivers.vrp import close_quickly, read_config
 
-NOT_SUPPORTED = (
-    "jinbao does not push to Comware: apply the remediation from `jinbao audit` through the device's change process"
-)
 
-
-class ComwareDriver(NetworkDriver):
+class ComwareDriver(ConfigSession, NetworkDriver):
     platform = "h3c_comware"
+    platform_name = "h3c_comware"
 
     def __init__(self, hostname: str, username: str, password: str = "", timeout: int = 30, optional_args=None):
         args = dict(optional_args or {})
@@ -75,22 +72,3 @@ class ComwareDriver(NetworkDriver):
             "uptime": -1.0,
             "interface_list": [],
         }
-
-    # --- configuration: refused, never half-applied ----------------------------------
-    def load_replace_candidate(self, filename=None, config=None):
-        raise NotImplementedError(NOT_SUPPORTED)
-
-    def load_merge_candidate(self, filename=None, config=None):
-        raise NotImplementedError(NOT_SUPPORTED)
-
-    def compare_config(self) -> str:
-        raise NotImplementedError(NOT_SUPPORTED)
-
-    def commit_config(self, message: str = "", revert_in: int | None = None):
-        raise NotImplementedError(NOT_SUPPORTED)
-
-    def discard_config(self) -> None:
-        return None
-
-    def rollback(self) -> None:
-        raise NotImplementedError(NOT_SUPPORTED)

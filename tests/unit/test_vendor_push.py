@@ -1,0 +1,272 @@
+"""`jinbao push` to Huawei VRP (V8 and V5) and H3C Comware 7, against replayed devices that
+hold state (tests/replay/server.py): the lines typed change the next
+`display current-configuration`, a trial commit or commit delay reverts by itself after its
+timer unless confirmed, a dropped VRP session reverts its trial, and a V5 device knows no
+trial. Device timers run at ``SCALE`` real seconds per device second."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+
+import pytest
+from conftest import GOLDEN, copy_inventory
+from napalm.base import NetworkDriver
+from test_vendor_sessions import CONFIGS, Replay, device
+from typer.testing import CliRunner
+
+from network import push
+from network.cli import app
+from network.drivers import open_driver
+
+SCALE = 0.05  # a 60 s VRP trial lasts 3 s here; the device still refuses less than 60
+V8 = ("anhui-r1", "huawei_vrp", None)  # NE40E, VRP V8: commit trial
+V5 = ("cuogang-r1", "huawei_vrp", "huawei_vrp_v5")  # a township's AR router, VRP V5: no trial
+COMWARE = ("hefei-r1", "h3c_comware", None)  # MSR, Comware 7: configuration commit delay
+DEVICES = pytest.mark.parametrize("kind", [V8, V5, COMWARE], ids=["vrp-v8", "vrp-v5", "comware7"])
+SAFETY_NET = {
+    V8: "device commit-confirm (commit trial 90 s)",
+    V5: "controller checkpoint + inverse remediation",
+    COMWARE: "device commit-confirm (configuration commit delay 2 min)",
+}
+
+
+@pytest.fixture(scope="module")
+def replay():
+    return Replay()
+
+
+def drifted(intended: str) -> str:
+    """The device as an operator left it: telnet on, no syslog host, a stray static route."""
+    running = intended.replace("undo telnet server enable", "telnet server enable")
+    running = running.replace("info-center loghost 10.5.0.10\n", "")
+    assert running.count("\n") == intended.count("\n") - 1, "the drift did not apply to this config"
+    return running.replace("\nreturn", "\nip route-static 192.0.2.0 255.255.255.0 NULL0\n#\nreturn")
+
+
+def replayed(kind, running: str | None = None, **kw):
+    hostname, platform, session = kind
+    intended = (CONFIGS / f"{hostname}.cfg").read_text()
+    return device(hostname, platform, running or drifted(intended), session_name=session, **kw), intended
+
+
+def inventory(tmp_path):
+    """The golden multivendor inventory with its planned allocations: renders CONFIGS."""
+    env = copy_inventory(GOLDEN / "render" / "multivendor" / "inventory", tmp_path / "inv")
+    shutil.copy(GOLDEN / "render" / "multivendor" / "expected" / "allocations.yml", env / "allocations.yml")
+    return env
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+# --- drifted device -> jinbao push -> jinbao audit clean ---------------------------------
+@DEVICES
+def test_push_brings_a_drifted_device_to_its_intent_and_audit_then_finds_it_clean(replay, kind, tmp_path, monkeypatch):
+    env = inventory(tmp_path)
+    replayed_device, _ = replayed(kind, time_scale=SCALE)
+    target = replay.target(replayed_device)
+    monkeypatch.setattr("network.drivers.targets", lambda *a, **k: [target])
+    runner = CliRunner()
+
+    checked = runner.invoke(app, ["push", str(env), "--check", "--json"])
+    assert checked.exit_code == 1, checked.output
+    (pending,) = json.loads(checked.stdout)["devices"]
+    assert pending["status"] == "pending"
+    assert {"undo telnet server enable", "info-center loghost 10.5.0.10"} <= set(pending["diff"].splitlines())
+    assert pending["safety_net"].startswith(SAFETY_NET[kind])
+
+    pushed = runner.invoke(app, ["push", str(env), "--yes", "--json"])
+    assert pushed.exit_code == 0, pushed.output
+    (outcome,) = json.loads(pushed.stdout)["devices"]
+    assert outcome["status"] == "committed", outcome
+    assert outcome["safety_net"].startswith(SAFETY_NET[kind])
+    time.sleep(120 * SCALE + 1)  # past any trial or commit delay: a confirmed change stays
+
+    audited = runner.invoke(app, ["audit", str(env), "--no-servers", "--json", "--out", str(tmp_path / "audit")])
+    assert audited.exit_code == 0, audited.output
+    (result,) = json.loads(audited.stdout)["devices"]
+    assert result["clean"] and result["drift"] == {}, result
+    assert "ip route-static 192.0.2.0 255.255.255.0 NULL0" not in replayed_device.config
+    again = runner.invoke(app, ["push", str(env), "--check", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["devices"][0]["status"] == "unchanged"
+
+
+# --- a confirmation that never comes leaves the device byte-identical --------------------
+def test_vrp_v8_trial_expires_without_confirmation(replay):
+    replayed_device, intended = replayed(V8, time_scale=SCALE)
+    before = replayed_device.config
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    try:
+        driver.load_replace_candidate(config=intended)
+        driver.commit_config(revert_in=60)
+        assert replayed_device.config != before and driver.has_pending_commit()
+        # the controller never confirms; its session stays open
+        assert wait_for(lambda: replayed_device.config == before, 60 * SCALE + 2)
+        assert not driver.has_pending_commit()
+    finally:
+        driver.close()
+    assert replayed_device.config == before
+
+
+def test_vrp_v8_trial_reverts_when_its_session_drops(replay):
+    replayed_device, intended = replayed(V8, time_scale=1.0)  # a 600 s trial: only the drop can revert it
+    before = replayed_device.config
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    driver.load_replace_candidate(config=intended)
+    driver.commit_config(revert_in=600)
+    assert replayed_device.config != before
+    driver.device.remote_conn.get_transport().close()  # the controller dies mid-trial
+    assert wait_for(lambda: replayed_device.config == before, 3)
+
+
+def test_comware_commit_delay_expires_whoever_is_connected(replay):
+    replayed_device, intended = replayed(COMWARE, time_scale=SCALE)
+    before = replayed_device.config
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    driver.load_replace_candidate(config=intended)
+    driver.commit_config(revert_in=60)  # configuration commit delay 1 (minute)
+    driver.device.remote_conn.get_transport().close()  # the controller dies; Comware does not care
+    time.sleep(0.5)
+    assert replayed_device.config != before, "Comware reverts on its timer, not when a session drops"
+    assert wait_for(lambda: replayed_device.config == before, 60 * SCALE + 2)
+
+
+@DEVICES
+def test_a_failed_post_check_rolls_back_to_byte_identical(replay, kind, monkeypatch):
+    replayed_device, intended = replayed(kind, time_scale=1.0)  # device timers far away: jinbao undoes it
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    monkeypatch.setattr(push, "_post_check", lambda checker, wanted: "the post-check failed (test)")
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
+    assert outcome.status == "rolled-back", outcome
+    assert outcome.safety_net.startswith(SAFETY_NET[kind])
+    assert replayed_device.config == before
+
+
+CONTROLLER = "rule 5 permit source 172.24.0.0 0.0.0.255"  # the management ACL's line for jinbao's subnet
+
+
+@pytest.mark.parametrize("kind", [V8, V5], ids=["vrp-v8", "vrp-v5"])
+def test_a_change_that_cuts_management(replay, kind):
+    """A typo in the intent locks jinbao out: VRP V8's trial reverts (its session dropped);
+    VRP V5 has nothing that reverts, and push says so instead of claiming a rollback."""
+    replayed_device, intended = replayed(kind, time_scale=SCALE, reachable=lambda config: CONTROLLER in config)
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    cutting = intended.replace(CONTROLLER, CONTROLLER.replace("172.24.0.0", "172.42.0.0"))
+    assert cutting != intended
+    (diffed,) = push.run([target], {target.hostname: cutting}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, cutting, diffed.diff, confirm_in=15, timeout=5)
+    if kind == V8:
+        assert outcome.status == "rolled-back" and "reverted by itself" in outcome.error, outcome
+        assert replayed_device.config == before
+    else:
+        assert outcome.status == "failed" and "no revert timer and still runs the change" in outcome.error
+        assert CONTROLLER not in replayed_device.config
+
+
+@DEVICES
+def test_a_line_the_device_refuses_undoes_what_it_took(replay, kind):
+    # the last line of the change is refused, after the device took the others
+    replayed_device, intended = replayed(kind, time_scale=1.0, refuses=r"info-center loghost .*")
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    assert diffed.diff.splitlines()[-1] == "info-center loghost 10.5.0.10"
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
+    assert outcome.status == "rolled-back" and "refused" in outcome.error, outcome
+    assert replayed_device.config == before
+
+
+@DEVICES
+def test_without_a_confirm_a_commit_takes_effect_and_rollback_restores_it(replay, kind):
+    replayed_device, intended = replayed(kind)
+    before = replayed_device.config
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    try:
+        driver.load_replace_candidate(config=intended)
+        driver.commit_config()  # no revert_in: a plain commit, the checkpoint still kept
+        assert not driver.has_pending_commit()
+        driver.load_replace_candidate(config=intended)
+        assert driver.compare_config() == ""
+        driver.discard_config()
+        driver.rollback()
+    finally:
+        driver.close()
+    assert replayed_device.config == before
+
+
+# --- no push path: a clear failure, never "unchanged" ----------------------------------------
+class GettersOnly(NetworkDriver):
+    """A driver that can read a device and nothing else (NAPALM's base methods)."""
+
+    def __init__(self, hostname, username, password, timeout=60, optional_args=None):
+        self.hostname = hostname
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_a_platform_with_no_push_path_fails_and_never_says_unchanged(tmp_path, monkeypatch):
+    env = inventory(tmp_path)
+    monkeypatch.setattr("network.drivers.driver_class", lambda platform_name: GettersOnly)
+    shown = CliRunner().invoke(app, ["push", str(env), "--limit", "anhui-r1", "--yes"])
+    assert shown.exit_code == 3, shown.output
+    assert "failed" in shown.output and "unchanged" not in shown.output
+    told = CliRunner().invoke(app, ["push", str(env), "--limit", "anhui-r1", "--yes", "--json"])
+    assert told.exit_code == 3
+    (outcome,) = json.loads(told.stdout)["devices"]
+    assert outcome["status"] == "failed" and not outcome["ok"]
+    assert outcome["error"].startswith("jinbao has no push path for platform huawei_vrp")
+
+
+# --- the replayed devices behave as the devices do ---------------------------------------
+@contextlib.contextmanager
+def system_view(replay, replayed_device):
+    """An operator's session in system-view: yields send(command) -> what the device printed."""
+    driver = open_driver(replay.target(replayed_device), timeout=10)
+    try:
+        send = driver.device.send_command
+        send("system-view", expect_string=r"\]")
+        yield lambda command: send(command, expect_string=r"\]")
+        send("return", expect_string=r">")
+    finally:
+        driver.close()
+
+
+TELNET_OFF = ("\ntelnet server enable\n", "\nundo telnet server enable\n")
+
+
+def test_vrp_v5_knows_no_trial_and_applies_lines_at_once(replay):
+    replayed_device, _ = replayed(V5)
+    before = replayed_device.config
+    with system_view(replay, replayed_device) as send:
+        assert "Error: Unrecognized command" in send("commit trial 90")
+        send("undo telnet server enable")
+        assert replayed_device.config == before.replace(*TELNET_OFF)
+
+
+def test_vrp_v8_lines_wait_in_the_candidate_until_commit(replay):
+    replayed_device, _ = replayed(V8)
+    before = replayed_device.config
+    with system_view(replay, replayed_device) as send:
+        send("undo telnet server enable")
+        assert replayed_device.config == before
+        assert "Wrong parameter" in send("commit trial 30")  # the device's minimum is 60 s
+        assert "Unrecognized" in send("configuration commit delay 1")  # Comware's, not VRP's
+        assert replayed_device.config == before
+        send("commit")
+    assert replayed_device.config == before.replace(*TELNET_OFF)
