@@ -80,6 +80,13 @@ def _progress(as_json: bool) -> Progress:
     )
 
 
+def _print_table(table: Table) -> None:
+    """A table on stdout, never cutting an address or a name short (plain columns when piped)."""
+    from network.views import print_table  # here, not above: views pulls in the renderer
+
+    print_table(out, table)
+
+
 def _counts(network: Network) -> dict[str, int]:
     counts: dict[str, int] = {}
     for site in network.sites.values():
@@ -208,7 +215,7 @@ def _print_changes(changes: list[ipam.Change], env: Path, check: bool) -> None:
             _fmt(change.old),
             _fmt(change.new),
         )
-    out.print(table)
+    _print_table(table)
     if len(changes) > 200:
         out.print(f"… and {len(changes) - 200} more (use --json for all)")
     verb = "would be written to" if check else "written to"
@@ -368,7 +375,7 @@ def show_site(
         table.add_column(column)
     for device in view["devices"]:
         table.add_row(*(str(device[c]) for c in ("hostname", "role", "platform", "loopback", "management")))
-    out.print(table)
+    _print_table(table)
     table = Table(title="lines", title_justify="left")
     for column in ("line", "direction", "peer", "type", "bandwidth", "subnet", "local", "remote"):
         table.add_column(column)
@@ -376,14 +383,14 @@ def show_site(
         table.add_row(
             *(str(line[c]) for c in ("line", "direction", "peer", "type", "bandwidth", "subnet", "local", "remote"))
         )
-    out.print(table)
+    _print_table(table)
     if view["hosts"]:
         table = Table(title="hosts", title_justify="left")
         for column in ("name", "role", "zone", "address"):
             table.add_column(column)
         for host in view["hosts"]:
             table.add_row(host["name"], host["role"], host["zone"], host["address"])
-        out.print(table)
+        _print_table(table)
     if view["children"]:
         out.print(f"children: {', '.join(view['children'])}")
 
@@ -511,8 +518,8 @@ def push(
         }
         for o in outcomes:
             status = f"[{colours.get(o.status, 'red')}]{o.status}[/]"
-            table.add_row(o.hostname, status, escape(o.safety_net), f"{o.seconds:.1f}", escape(o.error[:200]))
-        out.print(table)
+            table.add_row(o.hostname, status, escape(o.safety_net), f"{o.seconds:.1f}", escape(o.error))
+        _print_table(table)
     if any(not o.ok for o in outcomes):
         raise typer.Exit(DEVICE_FAILED)
     if check and any(o.status == "pending" for o in outcomes):
@@ -568,23 +575,23 @@ def audit(
     else:
         for r in results:
             if r.error:
-                err.print(f"[red]✗ {r.hostname}[/]: {escape(r.error)}", highlight=False)
+                err.print(f"[red]✗ {r.hostname}[/]: {escape(r.error)}", highlight=False, soft_wrap=True)
             for feature, lines in r.drift.items():
                 err.print(f"[yellow]~ {r.hostname}[/] {feature}:")
                 for line in lines:
-                    err.print(f"    {escape(line)}", highlight=False)
+                    err.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
             for rule in r.compliance:
                 if rule.failed:
                     err.print(f"[red]✗ {r.hostname}[/] {rule.rule} ({escape(rule.title)}):")
                     for line in rule.evidence:
-                        err.print(f"    {escape(line)}", highlight=False)
+                        err.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
         for h in hosts:
             if h.error:
-                err.print(f"[red]✗ {h.hostname}[/]: {escape(h.error)}", highlight=False)
+                err.print(f"[red]✗ {h.hostname}[/]: {escape(h.error)}", highlight=False, soft_wrap=True)
             for change in h.changes:
                 err.print(f"[yellow]~ {h.hostname}[/] would change: {escape(change['task'])}", highlight=False)
                 for line in change["diff"].splitlines():
-                    err.print(f"    {escape(line)}", highlight=False)
+                    err.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
         clean = sum(r.clean for r in results) + sum(h.clean for h in hosts)
         results_count = len(results) + len(hosts)
         if hosts:
@@ -690,7 +697,7 @@ def lab_status(env: EnvArg, as_json: JsonOpt = False) -> None:
             table.add_row(name, node.kind, node.management, f"[{colour}]{mark}[/]")
         for name in state.extra:
             table.add_row(name, "?", "", "[red]not in the model[/]")
-        out.print(table)
+        _print_table(table)
         for name in state.networks_missing:
             out.print(f"[red]missing network[/] {name}")
         mark = "[green]✓[/]" if state.ok else "[red]✗[/]"

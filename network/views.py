@@ -1,10 +1,15 @@
-"""Read-only views of the model for people: one site in detail, the tree as a diagram."""
+"""Read-only views of the model for people: one site in detail, the tree as a diagram, tables."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from pathlib import Path
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from network.errors import JinbaoError, Problem
 from network.ipam import Allocations
@@ -119,3 +124,31 @@ def diagram_svg(network: Network, target: Path, root: str | None = None, depth: 
     if result.returncode != 0:
         raise JinbaoError(f"graphviz failed: {result.stderr.decode(errors='replace').strip()}")
     return count
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print a table for people without ever cutting an address or a name short.
+
+    On a terminal wide enough for it, rich draws the table. Piped, or on a terminal narrower
+    than the table, each row is one line of plain columns, aligned and never truncated or
+    folded (a narrow terminal wraps the line itself), which grep and awk read as well.
+    """
+    natural = console.measure(table, options=console.options.update_width(1 << 16)).maximum
+    if console.is_terminal and natural <= console.width:
+        console.print(table)
+        return
+    columns = [[_plain(cell) for cell in column.cells] for column in table.columns]
+    rows = [[str(column.header) for column in table.columns], *(list(row) for row in zip(*columns, strict=True))]
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(len(table.columns))]
+    if table.title:
+        console.print(_plain(table.title), markup=False, emoji=False, highlight=False, soft_wrap=True)
+    for row in rows:
+        line = "  ".join(cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True))
+        console.print(line.rstrip(), markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def _plain(cell) -> str:
+    """A cell's text without its styling: `[green]added[/]` -> `added`."""
+    if isinstance(cell, Text):
+        return cell.plain
+    return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)

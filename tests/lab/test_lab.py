@@ -73,8 +73,11 @@ def test_sshd_listens_on_the_management_address_only(lab):
         host = lab.host(router.name)
         listening = {s for s in host.socket.get_listening_sockets() if s.startswith("tcp://") and s.endswith(":22")}
         assert listening == {f"tcp://{router.management}:22"}, f"{router.name}: {sorted(listening)}"
-        config = host.run("sshd -T").stdout
-        assert "permitrootlogin no" in config and "passwordauthentication" in config, router.name
+        config = host.run("sshd -T").stdout.splitlines()  # sshd's effective settings, one per line
+        listen = {line for line in config if line.startswith("listenaddress ")}
+        assert listen == {f"listenaddress {router.management}:22"}, f"{router.name}: {sorted(listen)}"
+        for setting in ("permitrootlogin no", "passwordauthentication no"):
+            assert setting in config, f"{router.name}: sshd -T lacks '{setting}'"
 
 
 def test_each_node_has_exactly_the_links_the_model_gives(lab):

@@ -12,7 +12,8 @@ def address(host):
 
 def test_sshd_is_hardened_and_listens_on_its_address_only(host):
     config = host.check_output("sshd -T")
-    for line in ("permitrootlogin no", "permitemptypasswords no", "maxauthtries 5", "banner /etc/issue.net"):
+    hardened = ("permitrootlogin no", "passwordauthentication no", "permitemptypasswords no", "maxauthtries 5")
+    for line in (*hardened, "banner /etc/issue.net"):
         assert line in config.splitlines()
     assert f"listenaddress {address(host)}:22" in config
     assert host.file("/etc/issue.net").contains("Authorised use only")
