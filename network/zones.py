@@ -6,6 +6,9 @@ in it), a service, why it exists, who owns it and when it is reviewed next. Vali
 what the protection rules forbid, naming the flow:
 
 - nothing from the internet or a partner zone to the core database;
+- the core database's database service only from the middleware, and for audited maintenance
+  from the operations zone's administration hosts (B/S three tiers, level 3);
+- a ``zone/role`` end that no DC of the environment has (it would compile to nothing);
 - the internet reaches only the DMZ; the DMZ reaches the internal network only through the
   gatekeeper (``via: gatekeeper``: a ferry of files, never an IP path);
 - ``any`` as a service or an address only with a waiver (reason, approver, expiry);
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from network.errors import JinbaoError, ModelError, Problem
@@ -33,6 +35,11 @@ FILE = "zones.yml"
 ANY = "any"
 Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet", "wan"]
 UNTRUSTED = ("internet", "partner")
+# The core database's database service (PostgreSQL, by name or by its port under another
+# name) is reached by the middleware of an internal zone, and for audited maintenance by the
+# administration hosts of the operations zone (the audited console), and by nothing else.
+DATABASE_SERVICE = ("postgresql", "tcp", 5432)
+DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("ops",)}  # zone kind -> roles
 # content types the gatekeeper can check (well-formed, no DTD or entities, size): a ferry
 # may carry only these
 CHECKED_CONTENT = ("application/xml", "application/json")
@@ -128,12 +135,16 @@ def _inside_one_zone(flow: FlowSpec) -> bool:
     return ANY not in (flow.source, flow.to) and _zone_of(flow.source) == _zone_of(flow.to)
 
 
-def load(env: Path, today: dt.date | None = None) -> PolicySpec:
-    """Read and validate inventories/<env>/zones.yml; every problem at once, naming the flow."""
+def load(env: Path, today: dt.date | None = None, network=None) -> PolicySpec:
+    """Read and validate inventories/<env>/zones.yml; every problem at once, naming the flow.
+    `network`: the environment's model, when the caller has it (else sites.yml is read here,
+    without writing a cache): a flow end `zone/role` must name hosts some DC has."""
+    from network.model.load import _read_yaml
+
     path = Path(env) / FILE
     if not path.exists():
         raise ModelError(Problem(FILE, "", "", f"does not exist in {env}"))
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = _read_yaml(path, FILE) or {}
     try:
         policy = PolicySpec.model_validate(raw)
     except ValidationError as exc:
@@ -147,10 +158,35 @@ def load(env: Path, today: dt.date | None = None) -> PolicySpec:
                 loc = loc[2:]
             problems.append(Problem(FILE, where, ".".join(str(x) for x in loc), err["msg"]))
         raise ModelError(problems) from None
-    problems = validate(policy, today)
+    if network is None:
+        from network.model import load as load_model
+
+        network = load_model(env, cache=False)
+    problems = validate(policy, today) + unplaced_roles(policy, network)
     if problems:
         raise ModelError(problems)
     return policy
+
+
+def unplaced_roles(policy: PolicySpec, network) -> list[Problem]:
+    """Flow ends `zone/role` with no such host in any DC of the environment: they would
+    compile to nothing, silently (a typo, or a role renamed in sites.yml)."""
+    placed = {(h.zone, h.role) for site in network.sites.values() for h in site.hosts}
+    problems = []
+    for i, flow in enumerate(policy.flows):
+        for field, endpoint in (("from", flow.source), ("to", flow.to)):
+            zone, _, role = endpoint.partition("/")
+            if role and (zone, role) not in placed:
+                problems.append(
+                    Problem(
+                        FILE,
+                        _where(i, flow),
+                        field,
+                        f"no DC of {network.name} has a host of role {role!r} in zone {zone!r} (sites.yml "
+                        "hosts): the flow would compile to nothing",
+                    )
+                )
+    return problems
 
 
 def load_if_any(env: Path) -> PolicySpec | None:
@@ -200,6 +236,15 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
         dst_kind = dst.kind if dst else None
         if src_kind in UNTRUSTED and (dst_kind == "core" or flow.to == ANY):
             refuse("to", f"nothing from the {src_kind} zone may reach the core database")
+        elif (dst_kind == "core" or flow.to == ANY) and _is_database_service(policy, flow):
+            clients = _database_clients(policy)
+            if flow.source not in clients:
+                refuse(
+                    "from",
+                    f"the core database's database service is reached only by {' and '.join(clients)} "
+                    "(the middleware; audited maintenance from the operations zone's administration hosts), "
+                    "by nothing else (B/S three tiers, level 3)",
+                )
         if src_kind == "internet" and dst_kind not in ("dmz", None) and flow.to != ANY:
             refuse("to", "the internet reaches the DMZ only; inward it goes through the gatekeeper")
         if (
@@ -241,6 +286,23 @@ def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _is_database_service(policy: PolicySpec, flow: FlowSpec) -> bool:
+    """The flow opens the core database's database service: by name, by its port under
+    another name, or as `any` service. A gatekeeper's ferry carries files, no IP service."""
+    name, proto, port = DATABASE_SERVICE
+    if flow.via != "firewall":
+        return False
+    if flow.service in (ANY, name):
+        return True
+    spec = policy.services.get(flow.service)
+    return spec is not None and spec.proto == proto and port in spec.ports
+
+
+def _database_clients(policy: PolicySpec) -> list[str]:
+    """The only sources the core database's database service admits, as flow ends."""
+    return [f"{zone}/{role}" for zone, spec in policy.zones.items() for role in DATABASE_CLIENTS.get(spec.kind, ())]
 
 
 def _path(policy: PolicySpec, flow: FlowSpec) -> list[tuple[LayerSpec, str, str]]:

@@ -12,7 +12,9 @@ import pulumi
 from jinbao_cloud.plan import SitePlan
 
 # Security-group rules and floating IPs carry their zone where the policy pack can read it
-# without resolving ids (`zone=<zone>` in the description or the tags).
+# without resolving ids (`zone=<zone>` in the description or the tags); a zone's network
+# carries it too, and that one the pack trusts: ports are on it because the model put their
+# hosts in the zone.
 ZONE_MARK = "zone={}"
 
 
@@ -29,10 +31,12 @@ class Sizing:
 class SecurityZone(pulumi.ComponentResource):
     """A zone of a DC: its network, its subnet (from IPAM) and its leg on the DC's router."""
 
-    def __init__(self, name: str, cidr: str, gateway: str, router_id, opts=None):
+    def __init__(self, name: str, zone: str, cidr: str, gateway: str, router_id, opts=None):
         super().__init__("jinbao:cloud:SecurityZone", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.network = openstack.networking.Network(name, name=name, admin_state_up=True, opts=child)
+        self.network = openstack.networking.Network(
+            name, name=name, admin_state_up=True, tags=[ZONE_MARK.format(zone)], opts=child
+        )
         self.subnet = openstack.networking.Subnet(
             name,
             name=name,
@@ -60,7 +64,7 @@ class DataCenter(pulumi.ComponentResource):
             f"{name}-router", name=f"{name}-router", external_network_id=sizing.external_network_id, opts=child
         )
         self.zones = {
-            zone: SecurityZone(f"{name}-{zone}", cidr, plan.gateways[zone], self.router.id, opts=child)
+            zone: SecurityZone(f"{name}-{zone}", zone, cidr, plan.gateways[zone], self.router.id, opts=child)
             for zone, cidr in plan.zones.items()
         }
         self.security_groups = {}

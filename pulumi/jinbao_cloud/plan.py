@@ -56,7 +56,7 @@ def _matches(endpoint: str, zone: str, role: str) -> bool:
 
 def site_plan(env: str | Path, site_id: str) -> SitePlan:
     network, allocations = planned(Path(env))
-    policy = zones.load(Path(env))
+    policy = zones.load(Path(env), network=network)
     site = network.sites.get(site_id)
     if site is None or site.tier != "datacenter" or not site.hosts:
         raise JinbaoError(Problem("sites.yml", site_id, "site", "is not a data-centre site with hosts"))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
-from rules import CHECKS
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy, StackValidationPolicy
+from rules import CHECKS, STACK_CHECKS
 
 PolicyPack(
     name="jinbao-level3",
@@ -14,5 +14,9 @@ PolicyPack(
     policies=[
         ResourceValidationPolicy(name=name, description=description, validate=check)
         for name, (description, check) in CHECKS.items()
+    ]
+    + [
+        StackValidationPolicy(name=name, description=description, validate=check)
+        for name, (description, check) in STACK_CHECKS.items()
     ],
 )

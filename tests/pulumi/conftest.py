@@ -3,6 +3,7 @@ is recorded with its inputs, and the tests read them back."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pulumi
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "pulumi")]
+sys.path.append(str(ROOT / "tests" / "unit"))  # golden.py: the golden-file comparison tests/unit uses
+GOLDEN = ROOT / "tests" / "golden" / "pulumi"
+UPDATE_GOLDEN = os.environ.get("JINBAO_UPDATE_GOLDEN") == "1"  # read by golden.compare_text
 
 
 class Recorder(pulumi.runtime.Mocks):

@@ -1,22 +1,29 @@
 """The DC and DR stacks under Pulumi mocks: resources per zone, security groups equal to the
 flows of zones.yml and nothing more, anti-affinity per role, encrypted database volumes, the
 DR stack mirroring what the model places at the DR site. Assertions run on the recorded
-resources after the program has finished (never inside an apply that might not run)."""
+resources after the program has finished (never inside an apply that might not run).
+
+The security groups are also held to reviewed golden files (tests/golden/pulumi/<stack>/
+security_groups.json; JINBAO_UPDATE_GOLDEN=1 rewrites them, to be reviewed against zones.yml
+before they are committed): the plan that builds the groups is not its own expectation."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import GOLDEN, ROOT
+from golden import compare_text
 from jinbao_cloud.components import DataCenter, Sizing
 from jinbao_cloud.plan import site_plan
 
 import pulumi
 
 LAB = ROOT / "inventories" / "lab"
+STACKS = [("zj-dc", "zhejiang-dc"), ("zj-dr", "zhejiang-dr")]
 
 
 def sizing(stack: str) -> Sizing:
@@ -62,6 +69,57 @@ def policy_rules(site: str) -> set[tuple]:
     """The same tuples, straight from zones.yml (via the plan) — what the groups must equal."""
     plan = site_plan(LAB, site)
     return {(f"{site}-{r.group}", r.direction, r.protocol, r.port, r.remote) for r in plan.rules}
+
+
+def security_groups(recorder) -> str:
+    """Every security group the stack created and its rules, as OpenStack will hold them, in
+    a stable order: what the golden files record and a reviewer reads against zones.yml."""
+    groups = {f"{g['name']}-id": g["inputs"] for g in recorder.of("openstack:networking/secGroup:SecGroup")}
+    found = {
+        g["name"]: {
+            "description": g.get("description"),
+            "delete_default_rules": g.get("deleteDefaultRules"),
+            "rules": [],
+        }
+        for g in groups.values()
+    }
+    for rule in recorder.of("openstack:networking/secGroupRule:SecGroupRule"):
+        i = rule["inputs"]
+        low, high = (int(i[k]) if i.get(k) is not None else "any" for k in ("portRangeMin", "portRangeMax"))
+        found[groups[i["securityGroupId"]]["name"]]["rules"].append(
+            {
+                "direction": i.get("direction"),
+                "ethertype": i.get("ethertype"),
+                "protocol": i.get("protocol"),
+                "ports": str(low) if low == high else f"{low}-{high}",
+                "remote": i.get("remoteIpPrefix"),
+                "description": i.get("description"),
+            }
+        )
+    for group in found.values():
+        group["rules"].sort(key=lambda r: json.dumps(r, sort_keys=True))
+    return json.dumps(dict(sorted(found.items())), indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize(("site", "stack"), STACKS)
+def test_security_groups_are_the_reviewed_golden_file(recorder, site, stack):
+    build(recorder, site, stack)
+    compare_text(security_groups(recorder), GOLDEN / stack / "security_groups.json")
+
+
+def test_a_plan_widened_to_whole_zones_differs_from_the_golden_file(recorder, monkeypatch):
+    """plan.py opening a role's flows to every role of its zone (the web tier gets the
+    middleware's way to the database) leaves the plan-vs-stack comparison equal, and the
+    golden file not."""
+    import jinbao_cloud.plan
+
+    monkeypatch.setattr(jinbao_cloud.plan, "_matches", lambda endpoint, zone, role: endpoint.split("/")[0] == zone)
+    build(recorder, "zj-dc", "zhejiang-dc")
+    assert rules_of(recorder) == policy_rules("zj-dc")  # the self-comparison cannot see it
+    widened = json.loads(security_groups(recorder))["zj-dc-internal-web"]["rules"]
+    reviewed = json.loads((GOLDEN / "zhejiang-dc" / "security_groups.json").read_text())["zj-dc-internal-web"]["rules"]
+    assert [r for r in reviewed if r["ports"] == "5432"] == []
+    assert [r for r in widened if r["ports"] == "5432" and r["direction"] == "egress"], widened
 
 
 def test_the_dc_has_a_network_subnet_and_router_leg_per_zone(recorder):

@@ -61,6 +61,8 @@ def test_every_nftables_layer_is_accepted_by_nft(env):
 
 
 EXPIRED = {"reason": "migration", "approved_by": "CISO", "expires": "2020-01-01"}
+WAIVED = {"reason": "migration", "approved_by": "CISO", "expires": "2099-01-01"}
+DATABASE_RULE = "the core database's database service is reached only by internal/middleware and ops/ops"
 HELD_BACK = [
     (flow("X1", "internet", "core-db", "postgresql"), "to", "nothing from the internet zone may reach the core"),
     (flow("X2", "partner", "core-db/database", "postgresql"), "to", "nothing from the partner zone"),
@@ -79,12 +81,31 @@ HELD_BACK = [
     (flow("X10", "internal", "internal/middleware", "app-api"), "to", "between two of its roles"),
     (flow("X11", "internal/web", "internal/web", "app-api"), "to", "between two of its roles"),
     (flow("X12", "dmz/declaration-web", "dmz/proxy", "declarations", via="gatekeeper"), "via", "not inside one"),
+    # the core database's database service: the middleware, and ops/ops for audited maintenance, only
+    (flow("X13", "external", "core-db", "postgresql"), "from", DATABASE_RULE),
+    (flow("X14", "wan", "core-db", "postgresql"), "from", DATABASE_RULE),
+    (flow("X15", "internal/web", "core-db", "postgresql"), "from", DATABASE_RULE),
+    (flow("X16", "internal/web", "core-db/database", "postgresql"), "from", DATABASE_RULE),
+    (flow("X17", "internal", "core-db/database", "postgresql"), "from", DATABASE_RULE),  # the web tier too
+    (flow("X18", "ops", "core-db", "postgresql"), "from", DATABASE_RULE),  # not only the admin hosts
+    (flow("X19", "external/front-end-processor", "core-db", "postgresql"), "from", DATABASE_RULE),
+    (flow("X20", "internal/web", "core-db", "pg-alt"), "from", DATABASE_RULE),  # its port under another name
+    (flow("X21", "internal/web", "core-db", "any", waiver=WAIVED), "from", DATABASE_RULE),
+    (flow("X22", "internal/web", "any", "postgresql", waiver=WAIVED), "from", DATABASE_RULE),
+    # a zone/role end no DC has compiles to nothing: refused
+    (flow("X23", "ops/admin", "core-db", "ssh"), "from", "no DC of lab has a host of role 'admin' in zone 'ops'"),
+    (flow("X24", "internal/middleware", "core-db/databse", "postgresql"), "to", "role 'databse' in zone 'core-db'"),
+    (flow("X25", "internal/database", "ops/ops", "syslog"), "from", "role 'database' in zone 'internal'"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("held_back", "field", "message"), HELD_BACK, ids=[h[0]["id"] for h in HELD_BACK])
 def test_a_held_back_flow_is_refused_naming_it(env, tmp_path, held_back, field, message):
-    edit_flows(env, lambda data: data["flows"].append(held_back))
+    def add(data):
+        data["services"]["pg-alt"] = {"proto": "tcp", "ports": [5432]}
+        data["flows"].append(held_back)
+
+    edit_flows(env, add)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     with pytest.raises(ModelError) as caught:
         zones.load(env)
@@ -107,6 +128,47 @@ def test_the_cli_refuses_the_internet_to_the_core_database_before_anything_is_re
     assert not (in_tmp / "build").exists()
 
 
+def test_the_cli_refuses_the_web_tier_to_the_database_naming_the_flow_and_the_rule(env):
+    from typer.testing import CliRunner
+
+    from network.cli import app
+
+    edit_flows(env, lambda data: data["flows"].append(flow("X15", "internal/web", "core-db", "postgresql")))
+    result = CliRunner().invoke(app, ["zones", "validate", str(env)])
+    assert result.exit_code == 2
+    assert "X15: internal/web → core-db postgresql" in result.output
+    assert DATABASE_RULE in " ".join(result.output.split())
+    assert "✓" not in result.output
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(env, in_tmp):
+    from typer.testing import CliRunner
+
+    from network.cli import app
+
+    path = env / "zones.yml"
+    lines = path.read_text().splitlines()
+    broken = next(i for i, line in enumerate(lines) if line.startswith("  ssh:"))
+    lines[broken] = "  ssh: {proto: tcp, ports: [22]"  # the mapping is never closed
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ModelError) as caught:
+        zones.load(env)
+    (problem,) = caught.value.problems
+    assert problem.file == "zones.yml" and problem.where == f"line {broken + 2}", problem
+    assert "is not valid YAML" in problem.message
+    for command in (["zones", "validate", str(env)], ["zones", "render", str(env)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert f"zones.yml: line {broken + 2}: is not valid YAML" in result.output
+        assert "Traceback" not in result.output
+    assert not (in_tmp / "build").exists()
+
+
+def test_the_maintenance_flow_from_the_admin_hosts_to_the_database_is_allowed(env):
+    edit_flows(env, lambda data: data["flows"].append(flow("F99", "ops/ops", "core-db/database", "postgresql")))
+    assert "F99" in {f.id for f in zones.load(env).flows}
+
+
 def test_adjacent_layers_of_one_vendor_are_refused(env):
     def same_vendor(data):
         data["layers"][1]["vendor"] = "nftables"
@@ -119,12 +181,13 @@ def test_adjacent_layers_of_one_vendor_are_refused(env):
 def test_a_new_flow_opens_exactly_one_rule(env):
     network, allocations = planned(env)
     before = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
-    edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal/web", "core-db/database", "postgresql")))
+    maintenance = flow("F99", "ops/ops", "core-db/database", "postgresql")  # audited, from the console
+    edit_flows(env, lambda data: data["flows"].append(maintenance))
     after = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
     added = [line for line in after if line not in before]
     assert added == [
-        "\t\tip saddr { 10.5.1.11/32 } ip daddr { 10.5.0.10/32 } tcp dport { 5432 } ct state new counter accept "
-        'comment "F99 internal/web->core-db/database postgresql"'
+        "\t\tip saddr { 10.5.2.10/32 } ip daddr { 10.5.0.10/32 } tcp dport { 5432 } ct state new counter accept "
+        'comment "F99 ops/ops->core-db/database postgresql"'
     ]
     assert [line for line in before if line not in after] == []
 
