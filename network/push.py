@@ -145,6 +145,9 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
     if checker is None:
         return _await_revert(target, deadline, problem, done, timeout)
     try:
+        visible = getattr(checker, "pending_is_visible", lambda: True)()
+        if deadline is not None and visible and not checker.has_pending_commit():  # its timer fired
+            return done("rolled-back", "unreachable after the commit; the device reverted by itself")
         problem = _post_check(checker, intended)
         if problem is None:
             try:
