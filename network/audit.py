@@ -107,6 +107,7 @@ class DeviceAudit:
     error: str = ""
     seconds: float = 0.0
     compliance: list[compliance.RuleResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the device said beside its output (stderr)
 
     @property
     def noncompliant(self) -> list[str]:
@@ -152,6 +153,7 @@ def audit_device(target: Target, intended: str, policy: Policy = Policy(), timeo
                     policy.rules, target.platform, context, read, target.hostname, context["site"]["id"], policy.waivers
                 )
         finally:
+            result.warnings = list(getattr(device, "warnings", []))
             device.close()
     except Exception as exc:  # reported per device; the audit goes on
         result.error = f"{type(exc).__name__}: {exc}"
@@ -267,6 +269,8 @@ def _html(environment: str, summary: dict, results: list[DeviceAudit], servers=(
             body = f"<p>{e(r.error)}</p>"
         elif not r.drift:
             body = "<p>running config equals the intent</p>" + body
+        if r.warnings:
+            body = f"<h4>device warnings</h4><pre>{e(chr(10).join(r.warnings))}</pre>" + body
         details.append(
             f'<details id="{e(r.hostname)}"{" open" if not r.clean else ""}><summary>{e(r.hostname)} — {state}'
             f"</summary>{body}</details>"

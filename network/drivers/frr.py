@@ -53,6 +53,7 @@ class FrrDriver(NetworkDriver):
         self.sudo = "sudo -n " if args.get("sudo", True) else ""
         self.device = None
         self._candidate: str | None = None
+        self.warnings: list[str] = []  # what the device said on stderr (see _run)
 
     # --- session ---------------------------------------------------------------------
     def open(self) -> None:
@@ -70,15 +71,29 @@ class FrrDriver(NetworkDriver):
         return {"is_alive": bool(self.device and self.device.is_alive())}
 
     def _run(self, command: str, check: bool = True, timeout: float | None = None) -> str:
-        """A shell command on the device; its exit status is checked through a marker."""
+        """A shell command on the device: its standard output only.
+
+        The session is a terminal, which mixes stderr into what it prints, so stderr goes to a
+        file of its own and comes back base64-encoded after the exit status marker. What a
+        command says there (``sudo: unable to resolve host ...``) is the device's warning,
+        kept in ``self.warnings``, never part of the output (a config read stays config).
+        A command that fails raises with its stderr unless ``check`` is off."""
         if self.device is None:
             raise ConnectionException(f"{self.hostname}: not connected")
         output = self.device.send_command(
-            f"{command}; echo __rc=$?", read_timeout=timeout or self.timeout, strip_command=True
+            f'e=$(mktemp); {{ {command}; }} 2>"$e"; echo __rc=$?; echo __err=$(base64 -w0 "$e"); rm -f "$e"',
+            read_timeout=timeout or self.timeout,
+            strip_command=True,
         )
-        body, _, rc = output.rpartition("__rc=")
+        body, marker, trailer = output.rpartition("__rc=")
+        if not marker:
+            raise CommitError(f"{self.hostname}: `{command}` gave no exit status: {output.strip()[-500:]}")
+        rc, _, err = trailer.partition("__err=")
+        stderr = base64.b64decode(err.strip() or b"").decode(errors="replace").strip()
         if check and rc.strip() != "0":
-            raise CommitError(f"{self.hostname}: `{command}` failed ({rc.strip()}): {body.strip()[-500:]}")
+            raise CommitError(f"{self.hostname}: `{command}` failed ({rc.strip()}): {(stderr or body.strip())[-500:]}")
+        if stderr:
+            self.warnings.extend(f"`{command}`: {line}" for line in stderr.splitlines() if line.strip())
         return body.rstrip("\n")
 
     def _ok(self, command: str) -> bool:
@@ -197,7 +212,7 @@ class FrrDriver(NetworkDriver):
         if merge:  # the running config with the given lines added: a merge is a replace with more
             config = self._vtysh("show running-config") + "\n" + config
         self._put(CANDIDATE, config)
-        check = self._run(f"{self.sudo}vtysh --dryrun --inputfile {CANDIDATE}", check=False)
+        check = self._run(f"{self.sudo}vtysh --dryrun --inputfile {CANDIDATE} 2>&1", check=False)
         if "error" in check.lower() or "unknown command" in check.lower():
             self._run(f"{self.sudo}rm -f {CANDIDATE}")
             error = MergeConfigException if merge else ReplaceConfigException
@@ -235,7 +250,7 @@ class FrrDriver(NetworkDriver):
                 f"{s}systemd-run --quiet --unit={REVERT_UNIT} --on-active={int(revert_in)}s "
                 f"--description='jinbao: revert an unconfirmed commit' /bin/sh -c {shlex.quote(restore)}"
             )
-        applied = self._run(f"{s}{RELOAD} --reload {FRR_CONF}", check=False, timeout=min(self.timeout, 15))
+        applied = self._run(f"{s}{RELOAD} --reload {FRR_CONF} 2>&1", check=False, timeout=min(self.timeout, 15))
         self._candidate = None
         self._run(f"{s}rm -f {CANDIDATE}")
         if "error" in applied.lower() and not revert_in:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
+from napalm.base.exceptions import CommitError
+
 from network.backup import scrub
-from network.drivers.frr import _diff_from_reload
+from network.drivers.frr import FrrDriver, _diff_from_reload
 
 GOLDEN_CONFIGS = Path(__file__).resolve().parents[1] / "golden" / "render" / "multivendor" / "expected" / "configs"
 
@@ -67,6 +72,64 @@ interface eth1
         "+  ip ospf cost 200",
     ]
     assert _diff_from_reload("\nLines To Delete\n===============\n\nLines To Add\n============\n") == ""
+
+
+FRR_RUNNING = "Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nhostname yiwu-r1\n!\nend\n"
+SUDO_WARNING = "sudo: unable to resolve host yiwu-r1: Name or service not known"
+
+
+class _Terminal:
+    """netmiko's session as the FRR driver sees it: a shell on a terminal, where a command's
+    stderr arrives mixed with its stdout. Commands run in a local bash whose PATH starts with
+    the fake device's programs."""
+
+    def __init__(self, bin_dir: Path):
+        self.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+    def send_command(self, command: str, read_timeout: float = 30, strip_command: bool = True) -> str:
+        done = subprocess.run(
+            ["bash", "-c", command], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        return done.stdout
+
+    def disconnect(self):
+        pass
+
+
+def _frr_device(tmp_path: Path, vtysh: str) -> FrrDriver:
+    program = tmp_path / "vtysh"
+    program.write_text(vtysh)
+    program.chmod(0o755)
+    driver = FrrDriver("yiwu-r1", "jinbao", optional_args={"sudo": False})
+    driver.device = _Terminal(tmp_path)
+    return driver
+
+
+def test_frr_config_read_takes_stdout_only_and_keeps_stderr_as_a_warning(tmp_path):
+    device = _frr_device(tmp_path, f"#!/bin/sh\necho '{SUDO_WARNING}' >&2\nprintf '%s' '{FRR_RUNNING}'\n")
+    running = device.get_config(retrieve="running")["running"]
+    assert running == FRR_RUNNING.rstrip("\n")
+    assert "sudo" not in running
+    assert device.warnings == [f"`vtysh -c 'show running-config'`: {SUDO_WARNING}"]
+
+
+def test_frr_command_that_fails_raises_with_its_stderr(tmp_path):
+    device = _frr_device(tmp_path, "#!/bin/sh\necho 'vtysh: failed to connect to any daemons.' >&2\nexit 1\n")
+    with pytest.raises(CommitError, match=r"failed \(1\): vtysh: failed to connect to any daemons"):
+        device.get_config(retrieve="running")
+
+
+def test_audit_reports_an_frr_warning_as_a_warning_not_as_drift(tmp_path, monkeypatch):
+    from network import audit
+    from network.drivers import Target
+
+    device = _frr_device(tmp_path, f"#!/bin/sh\necho '{SUDO_WARNING}' >&2\nprintf '%s' '{FRR_RUNNING}'\n")
+    monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: device)
+    result = audit.audit_device(Target("yiwu-r1", "frr", "192.0.2.1", "jinbao", "", {}), "hostname yiwu-r1\n")
+    assert result.error == "" and result.drift == {}
+    assert result.clean
+    assert [w.split(": ", 1)[1] for w in result.warnings] == [SUDO_WARNING]
+    assert result.as_dict()["warnings"] == result.warnings
 
 
 def test_audit_compares_configuration_not_decoration():
