@@ -229,7 +229,12 @@ class FrrDriver(NetworkDriver):
         """FRR's own diff of running vs candidate, as '- line' / '+ line' under their context."""
         if self._candidate is None:
             return ""
+        said = len(self.warnings)
         raw = self._run(f"{self.sudo}{RELOAD} --test {CANDIDATE}", check=False)
+        if not all(header in raw for header in ("Lines To Delete", "Lines To Add")):
+            # no diff at all (FRR stopped: vtysh fails and the reload stops before its sections), never "unchanged"
+            message = " ".join([w.partition("`: ")[2] for w in self.warnings[said:]] + [raw.strip()]).strip()
+            raise CommitError(f"{self.hostname}: frr-reload.py --test gave no diff: {message[-500:] or 'no output'}")
         return _diff_from_reload(raw)
 
     def discard_config(self) -> None:

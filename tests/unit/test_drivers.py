@@ -119,6 +119,27 @@ def test_frr_command_that_fails_raises_with_its_stderr(tmp_path):
         device.get_config(retrieve="running")
 
 
+RELOAD_FAILS = "#!/bin/sh\necho 'vtysh failed to connect to any daemons: VtyshException' >&2\nexit 1\n"
+RELOAD_DIFF = "#!/bin/sh\nprintf '\\nLines To Delete\\n===\\n\\nLines To Add\\n===\\nhostname r2\\n'\n"
+
+
+@pytest.mark.parametrize("program", [RELOAD_FAILS, RELOAD_DIFF], ids=["frr-down", "frr-up"])
+def test_frr_diff_is_the_reloads_or_an_error_never_empty_when_frr_is_down(tmp_path, monkeypatch, program):
+    from network.drivers import frr
+
+    reload = tmp_path / "frr-reload.py"
+    reload.write_text(program)
+    reload.chmod(0o755)
+    monkeypatch.setattr(frr, "RELOAD", str(reload))
+    device = _frr_device(tmp_path, "#!/bin/sh\nexit 1\n")
+    device._candidate = "hostname r2\n"
+    if program == RELOAD_FAILS:
+        with pytest.raises(CommitError, match=r"yiwu-r1: frr-reload.py --test gave no diff: .*VtyshException"):
+            device.compare_config()
+    else:
+        assert device.compare_config() == "+ hostname r2"
+
+
 def test_audit_reports_an_frr_warning_as_a_warning_not_as_drift(tmp_path, monkeypatch):
     from network import audit
     from network.drivers import Target
