@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from napalm.base.exceptions import CommitError
 
 from network.drivers import Target, open_driver
+from network.drivers.configure import NothingCommitted, RollbackFailed
 
 CONFIRM_IN = 90  # seconds a device waits for confirmation before it reverts by itself
 
@@ -126,11 +127,16 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
     committed_at = time.monotonic()
     try:
         device.commit_config(message="jinbao push", revert_in=confirm_in)
+    except NothingCommitted as exc:  # the device took nothing: a refused line before the commit, or a pending change
+        return done("failed", f"nothing committed: {_error(exc)}")
+    except RollbackFailed as exc:  # a refused line, and what the device had taken could not be undone
+        return done("failed", str(exc))
     except CommitError as exc:  # the device refused the change; the driver undid what it had applied
         return done("rolled-back", f"the device refused the commit: {_error(exc)}")
     except Exception:  # the session died under the change (management cut?): checked below
         pass
     deadline = getattr(device, "revert_deadline", committed_at + confirm_in)
+    before = device.config_before_commit  # what the device ran before the commit (None: not read)
 
     # a new session proves the management path survived the change
     wait_until = time.monotonic() + max(5, confirm_in // 3)
@@ -143,17 +149,20 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
             problem = f"unreachable over SSH after the commit ({_error(exc)})"
             time.sleep(2)
     if checker is None:
-        return _await_revert(target, deadline, problem, done, timeout)
+        return _await_revert(target, deadline, before, intended, problem, done, timeout)
     try:
         visible = getattr(checker, "pending_is_visible", lambda: True)()
-        if deadline is not None and visible and not checker.has_pending_commit():  # its timer fired
-            return done("rolled-back", "unreachable after the commit; the device reverted by itself")
+        if deadline is not None and visible and not checker.has_pending_commit():  # its timer fired?
+            return _settled(checker, before, intended, "the change was no longer pending after the commit", done)
         problem = _post_check(checker, intended)
         if problem is None:
             try:
-                device.confirm_commit()
-            except Exception:  # the committing session is gone: a device that can, confirms from the new one
-                checker.confirm_commit()
+                device.confirm_commit()  # raises unless the change was still pending and the device confirmed it
+            except Exception as exc:
+                try:  # FRR's revert timer can be stopped from any session; VRP and Comware refuse here
+                    checker.confirm_commit()
+                except Exception:
+                    raise exc from None
             return done("committed")
         device.rollback()
         return done("rolled-back", problem)
@@ -162,17 +171,48 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
         try:
             device.rollback()
         except Exception:
-            return _await_revert(target, deadline, problem, done, timeout)
+            return _await_revert(target, deadline, before, intended, problem, done, timeout)
         return done("rolled-back", problem)
     finally:
         checker.close()
 
 
-def _await_revert(target: Target, deadline: float | None, problem: str, done, timeout: int) -> Outcome:
+def _device_state(device, before: str | None, intended: str) -> str:
+    """Which config a session finds the device running: "before" (the config before the
+    commit), "intended", or "unknown" (neither, or it cannot tell)."""
+    for state, config in (("before", before), ("intended", intended)):
+        if not config:
+            continue
+        try:
+            device.load_replace_candidate(config=config)
+            left = device.compare_config()
+            device.discard_config()
+        except Exception:
+            continue
+        if not left:
+            return state
+    return "unknown"
+
+
+def _settled(device, before: str | None, intended: str, problem: str, done) -> Outcome:
+    """The outcome of a change nothing is pending for any more, from what the device runs."""
+    state = _device_state(device, before, intended)
+    if state == "before":
+        return done("rolled-back", f"{problem}; the device reverted by itself")
+    if state == "intended":
+        return done("committed", f"{problem}; but the device runs the intended config with nothing pending: committed")
+    return done("failed", f"{problem}; device state unknown (neither the old nor the intended config)")
+
+
+def _await_revert(
+    target: Target, deadline: float | None, before: str | None, intended: str, problem: str, done, timeout: int
+) -> Outcome:
     """jinbao cannot confirm or undo the change: the device's own timer reverts it at
     `deadline` (None: it has none; a VRP trial also reverts when its session drops). Wait
     until a new session finds nothing pending: at once where any session can tell (FRR's
-    timer, VRP's trial status), else once the deadline has passed (Comware shows no timer)."""
+    timer, VRP's trial status), else once the deadline has passed (Comware shows no timer).
+    Then the device's running config says what happened: the config `before` the commit
+    (reverted), the intended one (the confirm went through, its reply was lost), or neither."""
     if deadline is None:
         return done("failed", f"{problem}; the device has no revert timer and still runs the change")
     give_up = deadline + 60
@@ -185,7 +225,7 @@ def _await_revert(target: Target, deadline: float | None, problem: str, done, ti
         try:
             visible = getattr(device, "pending_is_visible", lambda: True)()
             if (visible or time.monotonic() >= deadline) and not device.has_pending_commit():
-                return done("rolled-back", f"{problem}; the device reverted by itself")
+                return _settled(device, before, intended, problem, done)
         finally:
             device.close()
         time.sleep(min(2, max(0.2, deadline - time.monotonic())))

@@ -75,6 +75,11 @@ class RollbackFailed(Exception):
     the device is not back where it was)."""
 
 
+class NothingCommitted(CommitError):
+    """The device took nothing of the change: refused before it was committed, or another
+    change was pending confirmation there."""
+
+
 class ConfigSession:
     """NAPALM's configuration methods for a CLI driver with ``self.device`` (netmiko),
     ``self.hostname``, ``self.timeout`` and ``platform_name``; it reads with ``get_config``."""
@@ -82,6 +87,7 @@ class ConfigSession:
     platform_name = ""
     _candidate: list[str] | None = None
     _checkpoint: str | None = None
+    config_before_commit: str | None = None  # the running config the last commit started from
     _pending: dict | None = None  # the device confirm armed by the last commit
     _version: str | None = None
     revert_deadline: float | None = None  # time.monotonic() when the device reverts by itself
@@ -134,25 +140,33 @@ class ConfigSession:
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         if not self._candidate:
             raise CommitError(f"{self.hostname}: no candidate loaded")
-        if self._pending is not None:
-            raise CommitError(f"{self.hostname}: a commit is pending confirmation; confirm or roll back first")
+        if self._pending is not None or self.has_pending_commit():  # VRP V8 shows another session's trial
+            raise NothingCommitted(
+                f"{self.hostname}: a change is already pending confirmation on the device (another session's?); "
+                "confirm or abort it first"
+            )
         confirm = self._device_confirm() if revert_in else None
-        self._checkpoint = self._running()
+        self._checkpoint = self.config_before_commit = self._running()
         lines, self._candidate = self._candidate, None
         timer = self._timer(confirm, revert_in) if confirm else {}
-        commands = [confirm["arm"].format(**timer)] if confirm and confirm.get("arm") else []
-        commands += lines
-        if confirm and confirm.get("commit"):
-            commands.append(confirm["commit"].format(**timer))
-        else:
-            commands += self._plain_commit()
-        if confirm:
-            self._pending = confirm
-            self.revert_deadline = time.monotonic() + timer["seconds"]
+        arm = confirm["arm"].format(**timer) if confirm and confirm.get("arm") else None
+        commit = confirm["commit"].format(**timer) if confirm and confirm.get("commit") else None
+        commands = ([arm] if arm else []) + lines + ([commit] if commit else self._plain_commit())
+
+        def typing(command: str) -> None:  # from the arm or trial commit on, the device's timer may run
+            if confirm and command in (arm, commit):  # (a session lost before its reply: it may have)
+                self._pending = confirm
+                self.revert_deadline = time.monotonic() + timer["seconds"]
+
         try:
-            self._configure(commands)
-        except CommitError as refused:  # undo what the device took before it refused a line
-            try:
+            self._configure(commands, typing)
+        except CommitError as refused:
+            if confirm and (self._pending is None or getattr(refused, "command", None) in (arm, commit)):
+                # refused before the device's confirm took anything: VRP V8's candidate is
+                # discarded, Comware's lines were not typed; another session's trial is not ours to abort
+                self._pending, self.revert_deadline, self._checkpoint = None, None, None
+                raise NothingCommitted(f"{refused}; nothing was committed") from refused
+            try:  # undo what the device took before it refused a line
                 self.rollback()
             except Exception as exc:
                 raise RollbackFailed(f"{refused}; and undoing what it took failed: {exc}") from exc
@@ -179,11 +193,23 @@ class ConfigSession:
         return self._pending is not None and time.monotonic() < (self.revert_deadline or 0)
 
     def confirm_commit(self) -> None:
-        """Keep the last commit: the device's confirm, or (controller guard) forget the checkpoint."""
+        """Keep the last commit: the device's confirm, or (controller guard) forget the checkpoint.
+        A device confirm is typed only while the change is still pending (a late one finds the
+        device reverted: VRP answers "No configuration changes to commit", Comware "No
+        configuration commit delay is in progress", neither an error), and its reply must say
+        the change was confirmed (`confirmed` in the platform's push data)."""
         if self._pending is None and self._checkpoint is None:
             raise CommitConfirmException(f"{self.hostname}: no commit of this session is pending confirmation")
         if self._pending is not None:
-            self._configure([self._pending["confirm"]])
+            if not self.has_pending_commit():
+                raise CommitConfirmException(
+                    f"{self.hostname}: the change is no longer pending confirmation (its timer ran out?); not confirmed"
+                )
+            (reply,) = self._configure([self._pending["confirm"]])
+            if not re.search(self._pending["confirmed"], reply):
+                raise CommitConfirmException(
+                    f"{self.hostname}: `{self._pending['confirm']}` did not confirm the change: {reply.strip()[-300:]}"
+                )
         self._pending, self.revert_deadline, self._checkpoint = None, None, None
 
     def rollback(self) -> None:
@@ -202,22 +228,31 @@ class ConfigSession:
             raise CommitError(f"{self.hostname}: rolled back, but still differs from before:\n" + "\n".join(left))
         self._checkpoint = None
 
-    def _configure(self, commands: list[str]) -> None:
-        """Type commands in system-view; the first one the device refuses stops the session."""
+    def _configure(self, commands: list[str], typing=None) -> list[str]:
+        """Type commands in system-view; the first one the device refuses stops the session
+        (a CommitError whose ``command`` is that one). Returns what the device printed for each
+        command; ``typing(command)`` is told of each before it is sent."""
         error = re.compile(self._push()["error"], re.M)
         device = self.device
         device.send_command("system-view", expect_string=PROMPT, read_timeout=self.timeout)
+        replies = []
         try:
             for command in commands:
+                if typing:
+                    typing(command)
                 output = device.send_command(
                     command.strip(), expect_string=PROMPT, read_timeout=self.timeout, strip_prompt=True
                 )
                 if error.search(output):
-                    raise CommitError(f"{self.hostname}: `{command.strip()}` refused: {output.strip()[-300:]}")
+                    refused = CommitError(f"{self.hostname}: `{command.strip()}` refused: {output.strip()[-300:]}")
+                    refused.command = command
+                    raise refused
+                replies.append(output)
         finally:  # back to the user view; lines a refusal left uncommitted (VRP V8) are discarded
             left = device.send_command("return", expect_string=f"{PROMPT}|{UNCOMMITTED}", read_timeout=self.timeout)
             if re.search(UNCOMMITTED, left):
                 device.send_command("N", expect_string=PROMPT, read_timeout=self.timeout)
+        return replies
 
 
 def _text(filename, config) -> str:

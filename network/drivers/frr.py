@@ -28,6 +28,7 @@ from napalm.base.exceptions import (
     ReplaceConfigException,
 )
 
+from network.drivers.configure import NothingCommitted
 from network.drivers.session import connect
 
 FRR_CONF = "/etc/frr/frr.conf"
@@ -53,6 +54,7 @@ class FrrDriver(NetworkDriver):
         self.sudo = "sudo -n " if args.get("sudo", True) else ""
         self.device = None
         self._candidate: str | None = None
+        self.config_before_commit: str | None = None  # frr.conf as the last commit found it
         self.warnings: list[str] = []  # what the device said on stderr (see _run)
 
     # --- session ---------------------------------------------------------------------
@@ -245,8 +247,9 @@ class FrrDriver(NetworkDriver):
         if self._candidate is None:
             raise CommitError(f"{self.hostname}: no candidate loaded")
         if self.has_pending_commit():
-            raise CommitError(f"{self.hostname}: a commit is pending confirmation; confirm or roll back first")
+            raise NothingCommitted(f"{self.hostname}: a commit is pending confirmation; confirm or roll back first")
         s = self.sudo
+        self.config_before_commit = self._read(FRR_CONF)  # what rollback and the revert timer restore
         self._run(f"{s}cp -p {FRR_CONF} {SAVED}")
         self._run(f"{s}install -o frr -g frr -m 640 {CANDIDATE} {FRR_CONF}")
         if revert_in:

@@ -14,14 +14,17 @@ import time
 import pytest
 from conftest import GOLDEN, copy_inventory
 from napalm.base import NetworkDriver
+from napalm.base.exceptions import ConnectionException
 from test_vendor_sessions import CONFIGS, Replay, device
 from typer.testing import CliRunner
 
 from network import push
 from network.cli import app
 from network.drivers import open_driver
+from network.drivers.configure import ConfigSession
 
-SCALE = 0.05  # a 60 s VRP trial lasts 3 s here; the device still refuses less than 60
+SCALE = 0.05  # a 60 s VRP trial lasts 3 s here (the tests where it expires); the device still refuses less than 60
+CONFIRMING = 0.25  # where jinbao must confirm in time: a 90 s trial lasts 22.5 s, room for a loaded machine
 V8 = ("anhui-r1", "huawei_vrp", None)  # NE40E, VRP V8: commit trial
 V5 = ("cuogang-r1", "huawei_vrp", "huawei_vrp_v5")  # a township's AR router, VRP V5: no trial
 COMWARE = ("hefei-r1", "h3c_comware", None)  # MSR, Comware 7: configuration commit delay
@@ -72,7 +75,7 @@ def wait_for(condition, seconds: float) -> bool:
 @DEVICES
 def test_push_brings_a_drifted_device_to_its_intent_and_audit_then_finds_it_clean(replay, kind, tmp_path, monkeypatch):
     env = inventory(tmp_path)
-    replayed_device, _ = replayed(kind, time_scale=SCALE)
+    replayed_device, _ = replayed(kind, time_scale=CONFIRMING)
     target = replay.target(replayed_device)
     monkeypatch.setattr("network.drivers.targets", lambda *a, **k: [target])
     runner = CliRunner()
@@ -89,7 +92,7 @@ def test_push_brings_a_drifted_device_to_its_intent_and_audit_then_finds_it_clea
     (outcome,) = json.loads(pushed.stdout)["devices"]
     assert outcome["status"] == "committed", outcome
     assert outcome["safety_net"].startswith(SAFETY_NET[kind])
-    time.sleep(120 * SCALE + 1)  # past any trial or commit delay: a confirmed change stays
+    assert replayed_device.pending is None  # confirmed: no trial or commit delay left to revert it
 
     audited = runner.invoke(app, ["audit", str(env), "--no-servers", "--json", "--out", str(tmp_path / "audit")])
     assert audited.exit_code == 0, audited.output
@@ -153,6 +156,53 @@ def test_a_failed_post_check_rolls_back_to_byte_identical(replay, kind, monkeypa
     assert replayed_device.config == before
 
 
+@pytest.mark.parametrize("kind", [V8, COMWARE], ids=["vrp-v8", "comware7"])
+def test_a_confirm_that_comes_after_the_device_reverted_is_not_reported_committed(replay, kind, monkeypatch):
+    """The post-check outlasts the trial (commit delay): the device goes back by itself, and
+    the late confirm (VRP: "No configuration changes to commit", Comware: "No configuration
+    commit delay is in progress", neither an error) must not make it "committed"."""
+    replayed_device, intended = replayed(kind, time_scale=SCALE)
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+
+    def slow_post_check(checker, wanted):
+        assert wait_for(lambda: replayed_device.config == before, 60 * SCALE + 3)
+        return None
+
+    monkeypatch.setattr(push, "_post_check", slow_post_check)
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=60, timeout=10)
+    assert outcome.status != "committed", outcome
+    assert outcome.status == "rolled-back", outcome
+    assert "no longer pending" in outcome.error or "did not confirm the change" in outcome.error, outcome
+    assert replayed_device.config == before
+
+
+@pytest.mark.parametrize("kind", [V8, COMWARE], ids=["vrp-v8", "comware7"])
+def test_a_confirm_whose_reply_is_lost_is_reported_as_what_the_device_runs(replay, kind, monkeypatch):
+    """The confirm reaches the device but its reply does not come back: nothing is pending
+    any more, and nothing can be rolled back. Push reads the device afresh: it runs the
+    intended config, so the change is committed, never "the device reverted by itself"."""
+    replayed_device, intended = replayed(kind, time_scale=CONFIRMING)
+    before = replayed_device.config
+    target = replay.target(replayed_device)
+    confirm = ConfigSession.confirm_commit
+
+    def confirm_then_lose_the_reply(self):
+        confirm(self)
+        raise ConnectionException(f"{self.hostname}: the session died before the reply (test)")
+
+    monkeypatch.setattr(ConfigSession, "confirm_commit", confirm_then_lose_the_reply)
+    if kind == COMWARE:  # jinbao waits out a commit delay it cannot see: not a whole minute here
+        timer = ConfigSession._timer
+        monkeypatch.setattr(ConfigSession, "_timer", lambda self, *a: {**timer(self, *a), "seconds": 1})
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=60, timeout=10)
+    assert outcome.status == "committed" and "nothing pending" in outcome.error, outcome
+    assert replayed_device.config != before and replayed_device.pending is None
+    assert "undo telnet server enable" in replayed_device.config
+
+
 CONTROLLER = "rule 5 permit source 172.24.0.0 0.0.0.255"  # the management ACL's line for jinbao's subnet
 
 
@@ -184,8 +234,38 @@ def test_a_line_the_device_refuses_undoes_what_it_took(replay, kind):
     (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
     assert diffed.diff.splitlines()[-1] == "info-center loghost 10.5.0.10"
     outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
-    assert outcome.status == "rolled-back" and "refused" in outcome.error, outcome
+    if kind == V8:  # the lines waited in the candidate: discarded, nothing to roll back
+        assert outcome.status == "failed" and "refused" in outcome.error, outcome
+        assert "nothing was committed" in outcome.error and replayed_device.pending is None
+    else:
+        assert outcome.status == "rolled-back" and "refused" in outcome.error, outcome
     assert replayed_device.config == before
+
+
+def test_a_refused_line_whose_undo_is_refused_too_fails_and_says_both(replay):
+    replayed_device, intended = replayed(V5, refuses=r"info-center loghost .*|ip route-static .*")
+    target = replay.target(replayed_device)
+    (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+    outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
+    assert outcome.status == "failed", outcome
+    assert "`info-center loghost 10.5.0.10` refused" in outcome.error, outcome
+    assert "undoing what it took failed" in outcome.error and "ip route-static" in outcome.error, outcome
+
+
+def test_another_sessions_trial_is_left_alone(replay):
+    """An operator's trial is pending on the VRP V8 device: push refuses to commit, and
+    neither aborts nor confirms it."""
+    replayed_device, intended = replayed(V8, time_scale=1.0)
+    target = replay.target(replayed_device)
+    with system_view(replay, replayed_device) as send:
+        send("sysname operator-was-here")
+        assert "trial configuration mode" in send("commit trial 600")
+        theirs = replayed_device.config
+        (diffed,) = push.run([target], {target.hostname: intended}, check=True, confirm=lambda d: True)
+        outcome = push.apply(target, intended, diffed.diff, confirm_in=90, timeout=10)
+        assert outcome.status == "failed" and "already pending confirmation" in outcome.error, outcome
+        assert outcome.error.startswith("nothing committed")
+        assert replayed_device.pending is not None and replayed_device.config == theirs
 
 
 @DEVICES
