@@ -17,7 +17,7 @@ version from `display version`:
 
 Secrets: both sides are compared scrubbed (VRP prints ciphers salted anew on every read), so a
 changed password is not pushed; a line with a secret that must be sent is sent as the intent
-(or the checkpoint) has it, never as `<secret>`.
+(or the checkpoint) has it, never as `<secret>`, and shown scrubbed (compare_config).
 """
 
 from __future__ import annotations
@@ -131,7 +131,12 @@ class ConfigSession:
         self._candidate = [line for line in _text(filename, config).splitlines() if line.strip()]
 
     def compare_config(self) -> str:
-        return "\n".join(line for line in self._candidate or [] if line.strip() != "quit")
+        """The change as shown (push --check, --json, the apply's check): secrets scrubbed, as
+        audit shows them; the candidate keeps the real lines to type."""
+        from network.backup import scrub
+
+        shown = "\n".join(line for line in self._candidate or [] if line.strip() != "quit")
+        return scrub(self.platform_name, shown).rstrip("\n") if shown else ""
 
     def discard_config(self) -> None:
         self._candidate = None

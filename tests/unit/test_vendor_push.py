@@ -103,6 +103,29 @@ def test_push_brings_a_drifted_device_to_its_intent_and_audit_then_finds_it_clea
     assert again.exit_code == 0 and json.loads(again.stdout)["devices"][0]["status"] == "unchanged"
 
 
+PRIVACY = "snmp-agent usm-user v3 jinbao-nms privacy-mode aes128 cipher Golden-Priv-1"  # a vault secret
+
+
+def test_a_secret_to_send_is_typed_but_never_shown(replay, tmp_path, monkeypatch):
+    env = inventory(tmp_path)
+    intended = (CONFIGS / "anhui-r1.cfg").read_text()
+    assert PRIVACY in intended
+    replayed_device = device("anhui-r1", "huawei_vrp", intended.replace(PRIVACY + "\n", ""))
+    target = replay.target(replayed_device)
+    monkeypatch.setattr("network.drivers.targets", lambda *a, **k: [target])
+    runner = CliRunner()
+
+    checked = runner.invoke(app, ["push", str(env), "--check", "--json"])
+    assert checked.exit_code == 1, checked.output
+    assert json.loads(checked.stdout)["devices"][0]["diff"] == PRIVACY.replace("Golden-Priv-1", "<secret>")
+    shown = runner.invoke(app, ["push", str(env), "--check"])
+    pushed = runner.invoke(app, ["push", str(env), "--yes", "--json"])
+    assert pushed.exit_code == 0, pushed.output
+    for output in (checked.output, shown.output, pushed.output):
+        assert "Golden-Priv-1" not in output
+    assert PRIVACY in replayed_device.config  # typed as the intent has it
+
+
 # --- a confirmation that never comes leaves the device byte-identical --------------------
 def test_vrp_v8_trial_expires_without_confirmation(replay):
     replayed_device, intended = replayed(V8, time_scale=SCALE)
