@@ -576,6 +576,8 @@ def audit(
         for r in results:
             if r.error:
                 err.print(f"[red]✗ {r.hostname}[/]: {escape(r.error)}", highlight=False, soft_wrap=True)
+            for warning in r.warnings:  # what the device said beside its config: never drift
+                err.print(f"! {escape(r.hostname)} device warning: {escape(warning)}", highlight=False, soft_wrap=True)
             for feature, lines in r.drift.items():
                 err.print(f"[yellow]~ {r.hostname}[/] {feature}:")
                 for line in lines:

@@ -129,3 +129,20 @@ def test_audit_prints_each_config_line_whole(lab: Path, tmp_path: Path, monkeypa
     result = runner.invoke(cli.app, ["audit", str(lab), "--limit", "fotang", "--no-servers", "--out", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert f"    {long}" in result.stderr.splitlines()
+
+
+def test_audit_prints_a_device_warning_as_the_devices_not_as_drift(lab: Path, tmp_path: Path, monkeypatch) -> None:
+    from network import audit
+
+    said = "`vtysh -c 'show running-config'`: sudo: unable to resolve host fotang"
+
+    def warned(targets, intended, policy, **_):
+        return [audit.DeviceAudit(t.hostname, t.platform, warnings=[said]) for t in targets]
+
+    monkeypatch.setattr(audit, "audit", warned)
+    monkeypatch.setattr(cli, "err", Console(stderr=True, width=200))
+    result = runner.invoke(cli.app, ["audit", str(lab), "--limit", "fotang", "--no-servers", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "sudo" in line]
+    assert len(lines) == 1 and lines[0].startswith("! fotang") and "device warning" in lines[0], result.stderr
+    assert "~" not in result.stderr
