@@ -8,7 +8,8 @@ version from `display version`:
 - a device with its own commit-confirm gets it: VRP V8's `commit trial <s>` (confirmed by
   `commit` in the same session, `abort trial` to undo; a dropped session reverts it) or
   Comware 7's `configuration commit delay <min>` (armed before the change, confirmed by
-  `configuration commit`); the device reverts by itself unless jinbao confirms;
+  `configuration commit`, typed by jinbao in the committing session); the device reverts by
+  itself unless jinbao confirms;
 - a device without one (VRP V5, the AR routers many townships run) is guarded by the
   controller: the running config is read as a checkpoint before the change, and rollback
   applies the inverse remediation (hier_config from the new running back to the checkpoint)
