@@ -59,7 +59,7 @@ def diff(target: Target, intended: str, timeout: int = 30, confirm_in: int = CON
             device.load_replace_candidate(config=intended)
             text = device.compare_config()
             device.discard_config()
-            net = safety_net(device, confirm_in) if text else ""
+            net = device.safety_net(confirm_in) if text else ""
         finally:
             device.close()
     except NotImplementedError:  # a getters-only driver: never report such a device as unchanged
@@ -79,12 +79,6 @@ def _post_check(device, intended: str) -> str | None:
     if remaining:
         return f"the device does not run the intended config after the commit:\n{remaining}"
     return None
-
-
-def safety_net(device, revert_in: int) -> str:
-    """In words, what undoes this device's change when jinbao cannot confirm it."""
-    describe = getattr(device, "safety_net", None)
-    return describe(revert_in) if describe else f"device commit-confirm (revert timer {revert_in} s)"
 
 
 def apply(
@@ -109,7 +103,7 @@ def apply(
             if not now:
                 return done("unchanged", text="")
             return done("failed", f"the device changed since its diff was shown; run push again:\n{now}", now)
-        net = safety_net(device, confirm_in)
+        net = device.safety_net(confirm_in)
     except Exception as exc:
         with contextlib.suppress(Exception):
             device.close()
@@ -124,7 +118,6 @@ def apply(
 def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, timeout: int, done) -> Outcome:
     """Commit on `device` and keep its session (a VRP trial is confirmed in the session that
     started it); check from a new session; confirm, or roll back."""
-    committed_at = time.monotonic()
     try:
         device.commit_config(message="jinbao push", revert_in=confirm_in)
     except NothingCommitted as exc:  # the device took nothing: a refused line before the commit, or a pending change
@@ -135,7 +128,7 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
         return done("rolled-back", f"the device refused the commit: {_error(exc)}")
     except Exception:  # the session died under the change (management cut?): checked below
         pass
-    deadline = getattr(device, "revert_deadline", committed_at + confirm_in)
+    deadline = device.revert_deadline  # when the device reverts by itself; None: it has no timer
     before = device.config_before_commit  # what the device ran before the commit (None: not read)
 
     # a new session proves the management path survived the change
@@ -151,7 +144,7 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
     if checker is None:
         return _await_revert(target, deadline, before, intended, problem, done, timeout)
     try:
-        visible = getattr(checker, "pending_is_visible", lambda: True)()
+        visible = checker.pending_is_visible()
         if deadline is not None and visible and not checker.has_pending_commit():  # its timer fired?
             return _settled(checker, before, intended, "the change was no longer pending after the commit", done)
         problem = _post_check(checker, intended)
@@ -223,7 +216,7 @@ def _await_revert(
             time.sleep(2)
             continue
         try:
-            visible = getattr(device, "pending_is_visible", lambda: True)()
+            visible = device.pending_is_visible()
             if (visible or time.monotonic() >= deadline) and not device.has_pending_commit():
                 return _settled(device, before, intended, problem, done)
         finally:

@@ -55,6 +55,7 @@ class FrrDriver(NetworkDriver):
         self.device = None
         self._candidate: str | None = None
         self.config_before_commit: str | None = None  # frr.conf as the last commit found it
+        self.revert_deadline: float | None = None  # time.monotonic() when the revert timer restores it
         self.warnings: list[str] = []  # what the device said on stderr (see _run)
 
     # --- session ---------------------------------------------------------------------
@@ -252,6 +253,7 @@ class FrrDriver(NetworkDriver):
         self.config_before_commit = self._read(FRR_CONF)  # what rollback and the revert timer restore
         self._run(f"{s}cp -p {FRR_CONF} {SAVED}")
         self._run(f"{s}install -o frr -g frr -m 640 {CANDIDATE} {FRR_CONF}")
+        self.revert_deadline = time.monotonic() + int(revert_in) if revert_in else None
         if revert_in:
             restore = f"install -o frr -g frr -m 640 {SAVED} {FRR_CONF} && {RELOAD} --reload {FRR_CONF}"
             self._run(
@@ -264,6 +266,14 @@ class FrrDriver(NetworkDriver):
         if "error" in applied.lower() and not revert_in:
             self.rollback()
             raise CommitError(f"{self.hostname}: reload failed, rolled back: {applied.strip()[-500:]}")
+
+    def safety_net(self, revert_in: int) -> str:
+        """What undoes this device's change when jinbao cannot confirm it, in words."""
+        return f"device commit-confirm (revert timer {revert_in} s)"
+
+    def pending_is_visible(self) -> bool:
+        """Any session sees the revert timer (systemctl), and any session can stop it."""
+        return True
 
     def has_pending_commit(self) -> bool:
         return self._ok(f"systemctl is-active --quiet {REVERT_UNIT}.timer")

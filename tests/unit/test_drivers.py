@@ -208,3 +208,11 @@ def test_audit_of_a_comware_device_files_drift_by_feature_with_hier_config_remed
     remediated = str(parse("h3c_comware", running).future(parse("h3c_comware", result.remediation)))
     monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: _Recorded(remediated))
     assert audit.audit_device(target, golden).clean
+
+
+def test_frr_driver_says_its_safety_net_and_who_sees_its_timer():
+    """push asks every driver the same questions; FRR answers them itself (no fallback in push)."""
+    driver = FrrDriver("yiwu-r1", "jinbao", optional_args={"sudo": False})
+    assert driver.safety_net(90) == "device commit-confirm (revert timer 90 s)"
+    assert driver.pending_is_visible() is True
+    assert driver.revert_deadline is None and driver.config_before_commit is None
