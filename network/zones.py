@@ -37,7 +37,7 @@ Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "interne
 UNTRUSTED = ("internet", "partner")
 # The core database's database service (PostgreSQL, by name or by its port under another
 # name) is reached by the middleware of an internal zone, and for audited maintenance by the
-# administration hosts of the operations zone (the audited console), and by nothing else.
+# administration hosts of the operations zone (ops/ops), and by nothing else.
 DATABASE_SERVICE = ("postgresql", "tcp", 5432)
 DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("ops",)}  # zone kind -> roles
 # content types the gatekeeper can check (well-formed, no DTD or entities, size): a ferry
@@ -400,7 +400,7 @@ def endpoint_addresses(policy: PolicySpec, endpoint: str, dc: str, network, allo
 
 def admitted(policy: PolicySpec, service: str, dc: str, zone: str, role: str, network, allocations) -> tuple[str, ...]:
     """CIDRs that firewall flows let reach `service` on a host of zone/role in one DC: what the
-    host's own ACL admits besides the management network (ssh from the audited console). A
+    host's own ACL admits besides the management network (ssh from the operations host). A
     flow from the internet or `any` widens nothing here: the host stays the stricter layer."""
     found: set[str] = set()
     for flow in policy.flows:

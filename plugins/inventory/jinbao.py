@@ -166,7 +166,7 @@ class InventoryModule(BaseInventoryPlugin):
                     "jinbao_address": addresses["address"],
                     "jinbao_zone_subnet": allocations.zones[f"{site.id}/{server.zone}"],
                     "jinbao_provides": list(server.provides),
-                    # in-band SSH: only the sources zones.yml sends it (the audited console) and
+                    # in-band SSH: only the sources zones.yml sends it (the operations host) and
                     # the gatekeeper of the ferries it serves
                     "jinbao_ssh_sources": list(
                         zones.admitted(policy, "ssh", site.id, server.zone, server.role, network, allocations)

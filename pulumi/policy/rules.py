@@ -5,6 +5,7 @@ compliant resources in tests/pulumi/test_policy.py).
   anywhere at all. "Anywhere" is a rule with no remote (OpenStack reads a missing
   remoteIpPrefix as any source or destination) or a prefix that reaches beyond private
   address space (0.0.0.0/1 is as open as 0.0.0.0/0: the business network is private);
+- the core database's groups admit single hosts only, never a range (a stack check);
 - database volumes encrypted (an encrypted volume type);
 - no floating IP outside the DMZ;
 - every instance in a zone network (a port of a zone, with its zone in the metadata).
@@ -31,6 +32,7 @@ NETWORK = "openstack:networking/network:Network"
 PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 WEB_PORTS = (80, 443)
 DMZ = "dmz"
+CORE_DB = "core-db"  # the core database's zone, as SecurityZone tags its network
 ENCRYPTED = re.compile(r"(luks|encrypt)", re.I)
 
 
@@ -100,18 +102,48 @@ def open_ingress_only_on_the_dmz_network(args, report_violation) -> None:
         props = rule.props
         if rule.resource_type != SECGROUP_RULE or props.get("direction") != "ingress" or anywhere(props) is None:
             continue
-        groups = {g.urn for g in rule.property_dependencies.get("securityGroupId", [])}
-        networks = {
-            network.urn: network
-            for port in ports
-            if groups & {g.urn for g in port.property_dependencies.get("securityGroupIds", [])}
-            for network in port.property_dependencies.get("networkId", [])
-        }
+        networks = _networks_of_group(rule, ports)
         found = sorted({_zone(" ".join(n.props.get("tags") or [])) or f"untagged {n.name}" for n in networks.values()})
         if found != [DMZ]:
             report_violation(
                 f"{rule.name}: ingress from {anywhere(props)} is allowed only on the DMZ's network; the group's "
                 f"ports are on {', '.join(found) or 'no network'} (a rule's own zone={DMZ} does not make it so)",
+                rule.urn,
+            )
+
+
+def _networks_of_group(rule, ports) -> dict:
+    """The networks the ports of a rule's security group are on, by urn."""
+    groups = {g.urn for g in rule.property_dependencies.get("securityGroupId", [])}
+    return {
+        network.urn: network
+        for port in ports
+        if groups & {g.urn for g in port.property_dependencies.get("securityGroupIds", [])}
+        for network in port.property_dependencies.get("networkId", [])
+    }
+
+
+def core_database_ingress_from_hosts_only(args, report_violation) -> None:
+    """A stack check: a group with a port on the core database's network admits single hosts
+    (a /32 or /128, or another group's members), never a range: `10.0.0.0/8` is private, yet it
+    is the whole national WAN."""
+    ports = [r for r in args.resources if r.resource_type == PORT]
+    for rule in args.resources:
+        props = rule.props
+        if rule.resource_type != SECGROUP_RULE or props.get("direction") != "ingress" or props.get("remoteGroupId"):
+            continue
+        zones = {_zone(" ".join(n.props.get("tags") or [])) for n in _networks_of_group(rule, ports).values()}
+        if CORE_DB not in zones:
+            continue
+        prefix = props.get("remoteIpPrefix") or ""
+        try:
+            single = ipaddress.ip_network(prefix, strict=False).num_addresses == 1
+        except ValueError:
+            single = False
+        if not single:
+            report_violation(
+                f"{rule.name}: the core database admits single hosts only (the middleware, the maintenance "
+                f"hosts); this rule admits {prefix or 'anywhere (no remoteIpPrefix)'}",
                 rule.urn,
             )
 
@@ -166,5 +198,9 @@ STACK_CHECKS = {
     "open-ingress-only-on-the-dmz-network": (
         "Ingress from anywhere only to groups whose ports are on the DMZ's network",
         open_ingress_only_on_the_dmz_network,
+    ),
+    "core-database-ingress-from-hosts-only": (
+        "Ingress to the core database's network from single hosts only",
+        core_database_ingress_from_hosts_only,
     ),
 }

@@ -167,15 +167,15 @@ def declaration_site(lab) -> DeclarationSite:
 
 
 _RESULTS: dict[str, dict[str, int]] = {}  # layer (test module without test_) -> passed/failed
-_GAPS: list[str] = []  # known gaps: strict xfails, named in the verdict and never counted as passed
+_GAPS: dict[str, list[str]] = {}  # layer -> known gaps (strict xfails): named, never counted as passed
 
 
 def pytest_runtest_logreport(report):
+    layer = Path(report.nodeid.split("::")[0]).stem.removeprefix("test_")
     if report.when == "call" and hasattr(report, "wasxfail"):
-        _GAPS.append(report.nodeid.split("::")[-1])
+        _GAPS.setdefault(layer, []).append(report.nodeid.split("::")[-1])
         return
     if report.when == "call" or report.outcome == "failed":  # errors in setup or teardown count too
-        layer = Path(report.nodeid.split("::")[0]).stem.removeprefix("test_")
         counts = _RESULTS.setdefault(layer, {"passed": 0, "failed": 0})
         counts["passed" if report.outcome == "passed" else "failed"] += 1
 
@@ -189,13 +189,19 @@ def pytest_terminal_summary(terminalreporter):
         hosts = f"hosts unknown ({exc})"
     passed = sum(c["passed"] for c in _RESULTS.values())
     failed = sum(c["failed"] for c in _RESULTS.values())
-    verdict = "PASS" if passed and not failed else "FAIL"
-    layers = ", ".join(f"{layer} {'✓' if not c['failed'] else '✗'}" for layer, c in sorted(_RESULTS.items()))
+    gaps = [name for names in _GAPS.values() for name in names]
+    verdict = "FAIL" if failed or not passed else f"PASS with {len(gaps)} known gap(s)" if gaps else "PASS"
+
+    def mark(layer: str) -> str:  # ✗ failed, ~ passed but for a known gap, ✓ passed
+        return "✗" if _RESULTS.get(layer, {}).get("failed") else "~" if layer in _GAPS else "✓"
+
+    layers = ", ".join(f"{layer} {mark(layer)}" for layer in sorted({*_RESULTS, *_GAPS}))
     terminalreporter.write_line(
         f"jinbao lab verdict: {verdict} · layers: {layers or 'none'} · {hosts} · "
         f"{passed}/{passed + failed} checks passed"
-        + (f" · {len(_GAPS)} known gap(s), not counted: {', '.join(_GAPS)}" if _GAPS else ""),
+        + (f" · known gaps, not counted as passed: {', '.join(gaps)}" if gaps else ""),
         bold=True,
         green=verdict == "PASS",
-        red=verdict != "PASS",
+        yellow=verdict.startswith("PASS with"),
+        red=verdict == "FAIL",
     )

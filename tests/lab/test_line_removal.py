@@ -95,9 +95,9 @@ def removed(lab):
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"container {TOWNSHIP}-r1" in up.stdout and f"network line:{TOWNSHIP}:" in up.stdout, up.stdout
         host = lab.host(county.name)
-        host.run_test(f"test -e {RELOAD}.real || cp -p {RELOAD} {RELOAD}.real")
+        host.check_output(f"test -e {RELOAD}.real || cp -p {RELOAD} {RELOAD}.real")
         encoded = base64.b64encode(FAILING_RELOAD.encode()).decode()
-        host.run_test(f"echo {encoded} | base64 -d > {RELOAD}")
+        host.check_output(f"echo {encoded} | base64 -d > {RELOAD}")
         yield after, after.topology.nodes[county.name]
     finally:
         for name, path in files.items():
@@ -140,9 +140,10 @@ def test_the_county_router_runs_its_rendered_config_and_routes_for_its_other_tow
 def test_a_converge_that_leaves_frr_down_fails_and_says_so(removed):
     lab, county = removed
     host = lab.host(county.name)
-    host.run_test(f"mkdir -p {Path(NO_START).parent} && printf '[Service]\\nExecStartPre=/bin/false\\n' > {NO_START}")
-    host.run_test("systemctl daemon-reload")
-    host.run_test("vtysh -c 'conf t' -c 'ip route 10.255.255.0/24 Null0'")  # something to reload
+    drop_in = "[Service]\\nExecStartPre=/bin/false\\n"
+    host.check_output(f"mkdir -p {Path(NO_START).parent} && printf '{drop_in}' > {NO_START}")
+    host.check_output("systemctl daemon-reload")
+    host.check_output("vtysh -c 'conf t' -c 'ip route 10.255.255.0/24 Null0'")  # something to reload
     converge = lab.ansible("playbooks/wan.yml", "--limit", county.name)
     assert converge.returncode != 0, f"the play passed while FRR could not run:\n{converge.stdout[-3000:]}"
     assert f"{county.name}: FRR does not run /etc/frr/frr.conf" in converge.stdout, converge.stdout[-3000:]

@@ -217,8 +217,9 @@ def test_the_probed_matrix_is_zones_yml(lab, responders, capsys):
     with capsys.disabled():
         _show(f"zones of {DC}", sources, hosts, opened, expected, started)
     role = {h.name: h.role for h in hosts}
-    # every role probes, so the role-scoped flows are proven for each role of a zone
-    assert {(h.zone, h.role) for h in hosts} == {(s.zone, s.role) for s in sources}
+    # every (zone, role) of the DC's hosts in sites.yml probes, so each role-scoped flow is proven
+    model = {(h.zone, h.role) for h in lab.network.sites[DC].hosts}
+    assert model <= {(s.zone, s.role) for s in sources}, "a role of the DC never probes"
     assert {a for a, _, x in expected if x == "postgresql"} == {h.name for h in hosts if h.role == "middleware"}
     assert not [(a, b) for a, b, x in opened if x == "postgresql" and role[a] == "web"], "the web tier reaches the db"
     assert expected, "zones.yml should open something between the lab's zones"
@@ -248,6 +249,7 @@ def test_the_wan_reaches_its_flows_and_no_guarded_zone_beyond_them(from_the_wan)
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # only the gap itself: a crash in the probe is a failure, not the known gap
     reason="the lab puts no firewall between the WAN and the zone it enters the DC by (internal): "
     "network/lab/topology.py guards every routed zone but that one, so a township reaches every "
     "port of app1 and web1 although zones.yml opens none of them to the WAN",

@@ -129,7 +129,8 @@ def test_the_dc_stacks_open_rule_moved_to_the_database_group_is_reported(recorde
     database = next(r for r in stack if r.name == "zj-dc-core-db-database" and r.resource_type == SECGROUP)
     f13.property_dependencies["securityGroupId"] = [database]
     found = stack_violations(stack)
-    assert len(found) == 1 and "ports are on core-db" in found[0], found
+    assert len(found) == 2, found  # open to anywhere outside the DMZ, and a range into the core database
+    assert "ports are on core-db" in found[0] and "admits single hosts only" in found[1], found
 
 
 # --- the stack check: the DMZ exemption comes from where the group's ports are ---------------
@@ -170,7 +171,8 @@ def test_a_group_that_labels_itself_dmz_on_another_zones_network_is_reported():
     rule = open_https(group)
     assert violations(rule.resource_type, dict(rule.props), rule.name) == []  # the label alone passes each rule
     found = stack_violations([core, group, *ports, rule])
-    assert len(found) == 1 and "ports are on core-db" in found[0] and "zone=dmz does not make it so" in found[0]
+    assert len(found) == 2 and "ports are on core-db" in found[0] and "zone=dmz does not make it so" in found[0]
+    assert "admits single hosts only" in found[1]
 
 
 def test_a_group_on_the_dmz_and_another_network_or_on_none_is_reported():
@@ -186,6 +188,25 @@ def test_https_from_anywhere_to_a_group_on_the_dmz_network_passes():
     dmz = zone_network("dmz")
     group, ports = group_on("dc-dmz-declaration-web", dmz)
     assert stack_violations([dmz, group, *ports, open_https(group)]) == []
+
+
+@pytest.mark.parametrize("remote", ["10.0.0.0/8", "10.5.1.0/24", None])
+def test_a_range_admitted_to_the_core_database_is_reported(remote):
+    """Private is not narrow: the whole national WAN is 10.0.0.0/8."""
+    core = zone_network("core-db")
+    group, ports = group_on("dc-core-db-database", core)
+    props = {**RULE, "portRangeMin": 5432, "portRangeMax": 5432, "remoteIpPrefix": remote, "description": "F1"}
+    rule = resource(rules.SECGROUP_RULE, "dc-core-db-pg", props, securityGroupId=group)
+    found = stack_violations([core, group, *ports, rule])
+    assert [m for m in found if "admits single hosts only" in m], found
+
+
+def test_a_single_host_admitted_to_the_core_database_passes():
+    core = zone_network("core-db")
+    group, ports = group_on("dc-core-db-database", core)
+    props = {**RULE, "portRangeMin": 5432, "portRangeMax": 5432, "remoteIpPrefix": "10.5.1.10/32", "description": "F1"}
+    rule = resource(rules.SECGROUP_RULE, "dc-core-db-pg", props, securityGroupId=group)
+    assert stack_violations([core, group, *ports, rule]) == []
 
 
 def recorded_stack(recorder) -> list[PolicyResource]:

@@ -34,7 +34,7 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
         assert hostvars[host]["jinbao_loopback"] == addresses["loopback"]
     assert hostvars["zj-dc-ops1"]["jinbao_address"] == allocations.hosts["zj-dc/ops1"]["address"]
     assert "zj-dc-db1" in data["zone_core_db"]["hosts"]
-    # in-band SSH is admitted from what zones.yml sends: the audited console, nothing else
+    # in-band SSH is admitted from what zones.yml sends: the operations host, nothing else
     console = f"{allocations.hosts['zj-dc/ops1']['address']}/32"
     assert hostvars["zj-dc-db1"]["jinbao_ssh_sources"] == [console]
     assert hostvars["zj-dc-ops1"]["jinbao_ssh_sources"] == []

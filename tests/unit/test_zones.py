@@ -181,7 +181,7 @@ def test_adjacent_layers_of_one_vendor_are_refused(env):
 def test_a_new_flow_opens_exactly_one_rule(env):
     network, allocations = planned(env)
     before = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
-    maintenance = flow("F99", "ops/ops", "core-db/database", "postgresql")  # audited, from the console
+    maintenance = flow("F99", "ops/ops", "core-db/database", "postgresql")  # maintenance from the operations host
     edit_flows(env, lambda data: data["flows"].append(maintenance))
     after = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
     added = [line for line in after if line not in before]
