@@ -121,9 +121,12 @@ def test_frr_command_that_fails_raises_with_its_stderr(tmp_path):
 
 RELOAD_FAILS = "#!/bin/sh\necho 'vtysh failed to connect to any daemons: VtyshException' >&2\nexit 1\n"
 RELOAD_DIFF = "#!/bin/sh\nprintf '\\nLines To Delete\\n===\\n\\nLines To Add\\n===\\nhostname r2\\n'\n"
+RELOAD_IN_SYNC = "#!/bin/sh\nexit 0\n"  # FRR 8.4's frr-reload.py --test prints nothing when in sync
 
 
-@pytest.mark.parametrize("program", [RELOAD_FAILS, RELOAD_DIFF], ids=["frr-down", "frr-up"])
+@pytest.mark.parametrize(
+    "program", [RELOAD_FAILS, RELOAD_DIFF, RELOAD_IN_SYNC], ids=["frr-down", "frr-up", "frr-in-sync"]
+)
 def test_frr_diff_is_the_reloads_or_an_error_never_empty_when_frr_is_down(tmp_path, monkeypatch, program):
     from network.drivers import frr
 
@@ -134,10 +137,12 @@ def test_frr_diff_is_the_reloads_or_an_error_never_empty_when_frr_is_down(tmp_pa
     device = _frr_device(tmp_path, "#!/bin/sh\nexit 1\n")
     device._candidate = "hostname r2\n"
     if program == RELOAD_FAILS:
-        with pytest.raises(CommitError, match=r"yiwu-r1: frr-reload.py --test gave no diff: .*VtyshException"):
+        with pytest.raises(CommitError, match=r"yiwu-r1: frr-reload.py --test could not compare: .*VtyshException"):
             device.compare_config()
-    else:
+    elif program == RELOAD_DIFF:
         assert device.compare_config() == "+ hostname r2"
+    else:
+        assert device.compare_config() == ""
 
 
 def test_audit_reports_an_frr_warning_as_a_warning_not_as_drift(tmp_path, monkeypatch):
