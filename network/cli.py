@@ -623,7 +623,7 @@ def _topology(env: Path):
     from network.lab import topology
 
     network, allocations = _planned(env)
-    return network, topology.build(network, allocations, zones.load_if_any(env))
+    return network, topology.build(network, allocations, zones.load_if_any(env, network))
 
 
 @lab_app.command("up")

@@ -139,12 +139,12 @@ def load(env: Path, today: dt.date | None = None, network=None) -> PolicySpec:
     """Read and validate inventories/<env>/zones.yml; every problem at once, naming the flow.
     `network`: the environment's model, when the caller has it (else sites.yml is read here,
     without writing a cache): a flow end `zone/role` must name hosts some DC has."""
-    from network.model.load import _read_yaml
+    from network.model.load import read_yaml
 
     path = Path(env) / FILE
     if not path.exists():
         raise ModelError(Problem(FILE, "", "", f"does not exist in {env}"))
-    raw = _read_yaml(path, FILE) or {}
+    raw = read_yaml(path, FILE) or {}
     try:
         policy = PolicySpec.model_validate(raw)
     except ValidationError as exc:
@@ -189,9 +189,10 @@ def unplaced_roles(policy: PolicySpec, network) -> list[Problem]:
     return problems
 
 
-def load_if_any(env: Path) -> PolicySpec | None:
-    """The environment's zone policy, or None when it has no zones.yml."""
-    return load(env) if (Path(env) / FILE).exists() else None
+def load_if_any(env: Path, network=None) -> PolicySpec | None:
+    """The environment's zone policy, or None when it has no zones.yml. `network`: the model,
+    when the caller has it (it is not loaded again)."""
+    return load(env, network=network) if (Path(env) / FILE).exists() else None
 
 
 def validate(policy: PolicySpec, today: dt.date | None = None) -> list[Problem]:

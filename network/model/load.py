@@ -116,7 +116,7 @@ def site_path(sites: dict[str, Any], site: Any) -> str:
     return "/".join(reversed(parts))
 
 
-def _read_yaml(path: Path, label: str | None = None) -> Any:
+def read_yaml(path: Path, label: str | None = None) -> Any:
     try:
         with path.open("rb") as fh:
             return yaml.load(fh, Loader=SafeLoader)
@@ -167,7 +167,7 @@ def _validate_file(
             head, items, sites = quick
             chunks.save_memo(cache_dir, label, head, memo["defaults"], items, sites)  # type: ignore[arg-type]
             return sites, [], []
-    data = _read_yaml(path, label) or {}
+    data = read_yaml(path, label) or {}
     if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
         return [], [Problem(label, "", "sites", "must be a list of sites")], []
     defaults = data.get("defaults") or {}
@@ -349,14 +349,14 @@ def _load_addressing(root: Path, problems: list[Problem]) -> AddressPlan | None:
     if not path.exists():
         problems.append(Problem("addressing.yml", "", "", "is missing: copy it from inventories/sample-province"))
         return None
-    data = _read_yaml(path, "addressing.yml") or {}
+    data = read_yaml(path, "addressing.yml") or {}
     base = data.pop("base", None) if isinstance(data, dict) else None
     if base is not None:
         base_path = (root / str(base)).resolve()
         if not base_path.is_file():
             problems.append(Problem("addressing.yml", "", "base", f"'{base}' does not exist (from {root})"))
             return None
-        data = _deep_merge(_read_yaml(base_path, str(base)) or {}, data)
+        data = _deep_merge(read_yaml(base_path, str(base)) or {}, data)
     try:
         return AddressPlan.model_validate(data)
     except ValidationError as exc:
@@ -378,7 +378,7 @@ def _load_settings(root: Path, problems: list[Problem]) -> dict[str, Any]:
     for path in sorted((root / "group_vars" / "all").glob("*.yml")):
         if path.name == "vault.yml":
             continue
-        data = _read_yaml(path) or {}
+        data = read_yaml(path) or {}
         if not isinstance(data, dict):
             problems.append(Problem(str(path.relative_to(root)), "", "", "must be a mapping"))
             continue

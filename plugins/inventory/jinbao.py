@@ -91,7 +91,7 @@ class InventoryModule(BaseInventoryPlugin):
         self.inventory.set_variable("all", "jinbao_private_networks", space)
         self._add_routers(network, plan.allocations, index)
         try:
-            policy = zones.load_if_any(root)  # zones.yml: the hosts' own ACLs, the lab's firewalls
+            policy = zones.load_if_any(root, network)  # zones.yml: the hosts' own ACLs, the lab's firewalls
             gatekeepers = zones.gatekeepers(policy, network, plan.allocations) if policy else {}
             self._add_servers(network, plan.allocations, index, policy, gatekeepers)
             self._group("firewalls", "managed")

@@ -28,7 +28,7 @@ class Lab:
     def __init__(self, env: Path):
         self.env = env
         self.network, self.allocations = planned(env)
-        self.policy = zones.load_if_any(env)
+        self.policy = zones.load_if_any(env, self.network)
         self.topology = topology.build(self.network, self.allocations, self.policy)
         self.user = runtime.automation_user(env, self.network.settings)
         self._hosts: dict[str, testinfra.host.Host] = {}
