@@ -611,7 +611,7 @@ def audit(
 def _print_diffs(outcomes) -> None:
     for o in outcomes:
         if o.diff:
-            net = f" (if unconfirmed: {o.safety_net})" if getattr(o, "safety_net", "") else ""
+            net = f" (if unconfirmed: {o.safety_net})" if o.safety_net else ""
             err.print(f"[bold]--- {escape(o.hostname)}{escape(net)}[/]")
             for line in o.diff.splitlines():
                 colour = "green" if line.startswith("+") else "red" if line.startswith("-") else "white"

@@ -36,7 +36,7 @@ ANY = "any"
 Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "internet", "wan"]
 UNTRUSTED = ("internet", "partner")
 # The core database's database service (PostgreSQL, by name or by its port under another
-# name) is reached by the middleware of an internal zone, and for audited maintenance by the
+# name) is reached by the middleware of an internal zone, and for maintenance by the
 # administration hosts of the operations zone (ops/ops), and by nothing else.
 DATABASE_SERVICE = ("postgresql", "tcp", 5432)
 DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("ops",)}  # zone kind -> roles
