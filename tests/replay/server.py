@@ -213,41 +213,50 @@ class DeviceShell:
         return ""
 
     def commit(self, command: str) -> str:
-        device = self.device
-        words = command.split()
-        if device.mode == "commit-delay":
-            if command == "configuration commit":
-                if device.pending is None:
-                    return self.message("no_delay")
-                device.confirm()
-                return self.message("delay_committed")
-            minutes = words[-1]
-            if not minutes.isdigit() or not 1 <= int(minutes) <= 65535:
-                return self.message("wrong_parameter")
-            if device.pending is None:
-                device.start_pending(device.running.copy(), int(minutes) * 60)
-            else:  # a new interval; the rollback point stays
-                before = device.pending.before
-                device.pending.timer.cancel()
-                device.start_pending(before, int(minutes) * 60)
-            return self.message("delay_started", minutes=minutes)
-        # two-stage (VRP V8)
+        if self.device.mode == "commit-delay":
+            return self.commit_delay(command)
         if command == "abort trial":
+            return self.abort_trial()
+        return self.commit_two_stage(command.split())
+
+    def commit_delay(self, command: str) -> str:
+        """Comware 7: `configuration commit delay <minutes>` starts (or renews) the countdown,
+        `configuration commit` stops it; the rollback point is the first delay's."""
+        device = self.device
+        if command == "configuration commit":
             if device.pending is None:
-                return self.message("no_trial")
-            device.revert()
-            self.candidate = None
-            return self.message("trial_aborted")
+                return self.message("no_delay")
+            device.confirm()
+            return self.message("delay_committed")
+        minutes = command.split()[-1]
+        if not minutes.isdigit() or not 1 <= int(minutes) <= 65535:
+            return self.message("wrong_parameter")
+        if device.pending is None:
+            device.start_pending(device.running.copy(), int(minutes) * 60)
+        else:  # a new interval; the rollback point stays
+            before = device.pending.before
+            device.pending.timer.cancel()
+            device.start_pending(before, int(minutes) * 60)
+        return self.message("delay_started", minutes=minutes)
+
+    def abort_trial(self) -> str:
+        if self.device.pending is None:
+            return self.message("no_trial")
+        self.device.revert()
+        self.candidate = None
+        return self.message("trial_aborted")
+
+    def commit_two_stage(self, words: list[str]) -> str:
+        """VRP V8: `commit trial [seconds]` installs the candidate until confirmed by `commit`."""
+        device = self.device
         trial = words[1:2] == ["trial"]
         seconds = int(words[2]) if trial and len(words) > 2 and words[2].isdigit() else 600
         if trial and ((len(words) > 2 and not words[2].isdigit()) or not 60 <= seconds <= 65535):
             return self.message("wrong_parameter")
-        if device.pending is not None and device.pending.owner is not self:
+        if device.pending is not None and (trial or device.pending.owner is not self):
             return self.message("trial_elsewhere")
         changed = self.candidate is not None and self.candidate.text() != device.config
         if trial:
-            if device.pending is not None:
-                return self.message("trial_elsewhere")
             before = device.running.copy()
             if changed:
                 device.install(self.candidate)
@@ -315,21 +324,26 @@ class DeviceShell:
             buffer += data
             while "\n" in buffer or "\r" in buffer:
                 line, _, buffer = buffer.replace("\r\n", "\n").replace("\r", "\n").partition("\n")
-                command = line.strip()
-                if self.asking:
-                    reply = self.answer(command)
-                elif self.view is not None and command:
-                    reply = self.configure(command)
-                elif command in ("quit", "exit", "logout"):
+                reply = self.handle(line.strip())
+                if reply is None:  # the operator logged out
                     self.process.exit(0)
                     return
-                elif command == "system-view":
-                    self.view, reply = (), self.device.session.get("system_view", "")
-                else:
-                    reply = self.output(command) if command else ""
                 text = (line + "\n" + reply.rstrip("\n") + "\n" if reply else line + "\n").replace("\n", "\r\n")
                 write(text + self.prompt)
         self.process.exit(0)
+
+    def handle(self, command: str) -> str | None:
+        """One typed line: the reply to echo, or None when the session ends."""
+        if self.asking:
+            return self.answer(command)
+        if self.view is not None and command:
+            return self.configure(command)
+        if command in ("quit", "exit", "logout"):
+            return None
+        if command == "system-view":
+            self.view = ()
+            return self.device.session.get("system_view", "")
+        return self.output(command) if command else ""
 
 
 class Server(asyncssh.SSHServer):
