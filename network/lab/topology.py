@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from network import zones
@@ -150,53 +150,86 @@ def _port(prefix: str, zone: str, site_path: str) -> str:
     return name
 
 
+@dataclass
+class _Draft:
+    """What build() gathers on its way: nodes, networks, and what the stand-ins need."""
+
+    network: Network
+    allocations: Allocations
+    policy: object
+    nodes: dict[str, Node] = field(default_factory=dict)
+    nets: dict[str, Net] = field(default_factory=dict)
+    zone_gateways: dict[str, str] = field(default_factory=dict)
+    firewalls: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (site, layer) → zones guarded
+    probes: list[tuple[str, str, str]] = field(default_factory=list)  # (site, zone, address)
+
+
 def build(network: Network, allocations: Allocations, policy=None, gatekeepers=None) -> Topology:
     """The lab of `network`; with `policy` (zones.yml) its DCs get their zone firewalls and
     gatekeepers (`gatekeepers`: zones.gatekeepers() when the caller has worked it out already)."""
     _lab_platform_check(network)
-    index = RenderIndex.build(network, allocations)
     supernet = network.addressing.management.supernet
     start, _ = to_int(supernet)
-    nodes: dict[str, Node] = {}
-    nets: dict[str, Net] = {"mgmt": Net("mgmt", "management", supernet, "out-of-band management")}
-    zone_gateways: dict[str, str] = {}
-    firewalls: dict[tuple[str, str], list[str]] = {}  # (site, layer) → the zones it guards
+    draft = _Draft(network, allocations, policy)
+    draft.nets["mgmt"] = Net("mgmt", "management", supernet, "out-of-band management")
+    _add_routers(draft)
+    _add_servers(draft)
+    _add_internet_sides(draft)
+    if gatekeepers is None:
+        gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
+    _add_stand_ins(draft, gatekeepers)
+    return Topology(network.name, supernet, to_ip(start + 1), draft.nodes, draft.nets)
 
-    for site, device in network.iter_devices():
+
+def _router_attachments(draft: _Draft, site, ctx: dict) -> list[Attachment]:
+    """A router's links, LAN and zone interfaces as networks of the lab (made on first sight)."""
+    allocations, nets = draft.allocations, draft.nets
+    attachments = [Attachment("mgmt", ctx["management"]["interface"])]
+    for intf in ctx["interfaces"]:
+        if intf["kind"] == "link":
+            name = f"line:{intf['link']}"
+            subnet = allocations.links[intf["link"]]["subnet"]
+            nets.setdefault(name, Net(name, "line", subnet, f"line {intf['link']}"))
+        elif intf["kind"] == "lan":
+            name = f"lan:{site.id}"
+            nets[name] = Net(name, "lan", allocations.sites[site.id]["lan"], f"LAN of {site.id}")
+        elif intf["kind"] == "zone":
+            name = f"zone:{site.id}/{intf['zone']}"
+            nets[name] = Net(
+                name, "zone", allocations.zones[f"{site.id}/{intf['zone']}"], f"zone {intf['zone']} of {site.id}"
+            )
+            draft.zone_gateways[name] = ip_of(intf["address"])
+        else:
+            continue
+        attachments.append(Attachment(name, intf["name"]))
+    return attachments
+
+
+def _add_routers(draft: _Draft) -> None:
+    """Every device of the model; a zone a firewall layer guards hangs off an uplink network."""
+    index = RenderIndex.build(draft.network, draft.allocations)
+    for site, device in draft.network.iter_devices():
         ctx = device_context(index, site, device)
-        attachments = [Attachment("mgmt", ctx["management"]["interface"])]
-        for intf in ctx["interfaces"]:
-            if intf["kind"] == "link":
-                name = f"line:{intf['link']}"
-                subnet = allocations.links[intf["link"]]["subnet"]
-                nets.setdefault(name, Net(name, "line", subnet, f"line {intf['link']}"))
-            elif intf["kind"] == "lan":
-                name = f"lan:{site.id}"
-                nets[name] = Net(name, "lan", allocations.sites[site.id]["lan"], f"LAN of {site.id}")
-            elif intf["kind"] == "zone":
-                name = f"zone:{site.id}/{intf['zone']}"
-                nets[name] = Net(
-                    name, "zone", allocations.zones[f"{site.id}/{intf['zone']}"], f"zone {intf['zone']} of {site.id}"
-                )
-                zone_gateways[name] = ip_of(intf["address"])
-            else:
-                continue
-            attachments.append(Attachment(name, intf["name"]))
-        hostname = ctx["hostname"]
-        guards = _guards(policy, [i["zone"] for i in ctx["interfaces"] if i["kind"] == "zone"])
+        attachments = _router_attachments(draft, site, ctx)
+        guards = _guards(draft.policy, [i["zone"] for i in ctx["interfaces"] if i["kind"] == "zone"])
         for n, attachment in enumerate(attachments):
             zone = attachment.network.split("/", 1)[1] if attachment.network.startswith("zone:") else None
             if zone in guards:
                 uplink = f"uplink:{site.id}/{zone}"
-                nets[uplink] = Net(
-                    uplink, "uplink", nets[attachment.network].subnet, f"zone {zone} of {site.id}, router side"
+                draft.nets[uplink] = Net(
+                    uplink, "uplink", draft.nets[attachment.network].subnet, f"zone {zone} of {site.id}, router side"
                 )
                 attachments[n] = Attachment(uplink, attachment.ifname)
-                firewalls.setdefault((site.id, guards[zone]), []).append(zone)
-        nodes[hostname] = Node(
+                draft.firewalls.setdefault((site.id, guards[zone]), []).append(zone)
+        hostname = ctx["hostname"]
+        draft.nodes[hostname] = Node(
             hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments), device=device.name
         )
 
+
+def _add_servers(draft: _Draft) -> None:
+    """Every DC host of the model, in its zone's network, routed by the zone's gateway."""
+    network, allocations = draft.network, draft.allocations
     for site in network.sites.values():
         for host in site.hosts:
             key = f"{site.id}/{host.name}"
@@ -211,37 +244,43 @@ def build(network: Network, allocations: Allocations, policy=None, gatekeepers=N
                         "has no allocation: run `jinbao plan` for this environment first",
                     )
                 )
-            name = f"zone:{key.split('/')[0]}/{host.zone}"
-            nets.setdefault(name, Net(name, "zone", subnet, f"zone {host.zone} of {site.id}"))
+            name = f"zone:{site.id}/{host.zone}"
+            draft.nets.setdefault(name, Net(name, "zone", subnet, f"zone {host.zone} of {site.id}"))
             _, length = to_int(subnet)
             hostname = network.hostname(site, host.name)
-            nodes[hostname] = Node(
+            draft.nodes[hostname] = Node(
                 hostname,
                 "server",
                 site.id,
                 entry["management"],
                 (Attachment("mgmt", "eth0"), Attachment(name, HOST_PORT, f"{entry['address']}/{length}")),
-                zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
+                draft.zone_gateways.get(name),  # unrouted zones (the DMZ) have none: the WAN never reaches them
                 device=host.name,
             )
-    # the internet side of the zones the WAN never routes (the DMZ), where an edge layer guards them
-    probes: list[tuple[str, str, str]] = []  # (site, zone, address)
-    for key, subnet in sorted(allocations.zones.items()):
+
+
+def _add_internet_sides(draft: _Draft) -> None:
+    """The internet side of the zones the WAN never routes (the DMZ), where an edge layer guards them."""
+    for key, subnet in sorted(draft.allocations.zones.items()):
         site_id, zone = key.split("/", 1)
-        layer = _internet_layer(policy, zone) if zone in network.policy.unrouted_zones else None
-        if layer is None or f"zone:{key}" not in nets:
+        layer = _internet_layer(draft.policy, zone) if zone in draft.network.policy.unrouted_zones else None
+        if layer is None or f"zone:{key}" not in draft.nets:
             continue
         uplink = f"uplink:{key}"
-        nets[uplink] = Net(uplink, "uplink", subnet, f"zone {zone} of {site_id}, internet side")
-        firewalls.setdefault((site_id, layer), []).append(zone)
-        probes.append((site_id, zone, zones.internet_edge_of(site_id, zone, subnet, allocations)))
+        draft.nets[uplink] = Net(uplink, "uplink", subnet, f"zone {zone} of {site_id}, internet side")
+        draft.firewalls.setdefault((site_id, layer), []).append(zone)
+        draft.probes.append((site_id, zone, zones.internet_edge_of(site_id, zone, subnet, draft.allocations)))
 
+
+def _add_stand_ins(draft: _Draft, gatekeepers: dict) -> None:
+    """The lab's stand-ins (firewalls, internet probes, gatekeepers), management from the top down."""
+    network, nodes = draft.network, draft.nodes
+    supernet = network.addressing.management.supernet
+    start, length = to_int(supernet)
     taken = {n.management for n in nodes.values()}
-    _, length = to_int(supernet)
-    top = start + 2 ** (32 - length) - 2  # the last usable address, then downwards
-    stand_ins = iter(range(top, start, -1))
+    stand_ins = iter(range(start + 2 ** (32 - length) - 2, start, -1))  # the last usable address, then down
 
-    def stand_in_management() -> str:
+    def stand_in(site, device: str, kind: str, attachments: list[Attachment], **extra) -> None:
         management = to_ip(next(stand_ins))
         if management in taken:
             raise LabError(
@@ -249,19 +288,15 @@ def build(network: Network, allocations: Allocations, policy=None, gatekeepers=N
                     "addressing.yml", "", "management.supernet", f"too small for the lab's stand-ins ({management})"
                 )
             )
-        return management
-
-    def stand_in(site, device: str, kind: str, attachments: list[Attachment], **extra) -> None:
-        """A lab stand-in (firewall, probe, gatekeeper): management from the top, eth0 first."""
         name = network.hostname(site, device)
         attached = (Attachment("mgmt", "eth0"), *attachments)
-        nodes[name] = Node(name, kind, site.id, stand_in_management(), attached, device=device, **extra)
+        nodes[name] = Node(name, kind, site.id, management, attached, device=device, **extra)
 
-    layers = [x.name for x in policy.layers] if policy is not None else []
-    for (site_id, layer), zones_guarded in sorted(firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1]))):
+    layers = [x.name for x in draft.policy.layers] if draft.policy is not None else []
+    for (site_id, layer), guarded in sorted(draft.firewalls.items(), key=lambda i: (i[0][0], layers.index(i[0][1]))):
         site = network.sites[site_id]
         bridges = tuple(
-            (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(zones_guarded)
+            (z, _port("o", z, network.path(site)), _port("i", z, network.path(site))) for z in sorted(guarded)
         )
         attachments = []
         for zone, outside, inside in bridges:
@@ -271,15 +306,12 @@ def build(network: Network, allocations: Allocations, policy=None, gatekeepers=N
             ]
         stand_in(site, f"fw-{layer}", "firewall", attachments, layer=layer, bridges=bridges)
     # the internet, as a DMZ sees it: a probe on the firewall's outside, no route beyond
-    for site_id, zone, address in probes:
+    for site_id, zone, address in draft.probes:
         uplink = Attachment(f"uplink:{site_id}/{zone}", HOST_PORT, address)
         stand_in(network.sites[site_id], f"internet-{zone}", "probe", [uplink])
     # the gatekeeper of a DC: a leg in each zone it ferries between, no route, no forwarding
-    if gatekeepers is None:
-        gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
     for site_id, gk in sorted(gatekeepers.items()):
         site = network.sites[site_id]
         legs = tuple((z, _port("g", z, network.path(site)), leg) for z, leg in sorted(gk.legs.items()))
         attached = [Attachment(f"zone:{site_id}/{z}", port, leg) for z, port, leg in legs]
         stand_in(site, "gatekeeper", "gatekeeper", attached, legs=legs)
-    return Topology(network.name, supernet, to_ip(start + 1), nodes, nets)
