@@ -195,9 +195,34 @@ def _attach(client: docker.DockerClient, topo: Topology, node: Node, networks: d
         if name not in have:
             networks[attachment.network].connect(container)
             report.created.append(f"{node.name} {attachment.ifname} → {attachment.network}")
-    for name in have - wanted:
+    leaving = sorted(have - wanted)
+    if leaving:
+        _release(topo, container, leaving)
+    for name in leaving:
         client.networks.get(name).disconnect(container)
         report.removed.append(f"{node.name} ✕ {name}")
+
+
+def _run_wire(node: str, container, spec: dict) -> dict:
+    code, output = container.exec_run(["python3", "-c", WIRE, json.dumps(spec)], demux=True)
+    stdout, stderr = (part.decode(errors="replace") if part else "" for part in output)
+    if code:
+        raise LabError(f"{node}: wiring failed: {(stderr or stdout).strip()[-800:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _release(topo: Topology, container, leaving: list[str]) -> None:
+    """Before Docker takes a running node off networks: Docker removes a link by the name it
+    gave it, which wire.py may have given to another network's link since (it names links by
+    MAC). wire.release takes the departing links itself and moves the others off Docker's
+    names; the next wiring names them back."""
+    container.reload()
+    settings = container.attrs["NetworkSettings"]["Networks"]
+    drop = [settings[name]["MacAddress"] for name in leaving if name in settings]
+    if container.status != "running" or not drop:
+        return  # a stopped node has no links: Docker only forgets the endpoint
+    keep = [settings[network_name(topo, "mgmt")]["MacAddress"]]
+    _run_wire(container.labels.get("jinbao.node", container.name), container, {"drop": drop, "keep": keep})
 
 
 def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, key: str) -> dict:
@@ -215,11 +240,7 @@ def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, ke
         "user": user,
         "key": key,
     }
-    code, output = container.exec_run(["python3", "-c", WIRE, json.dumps(spec)], demux=True)
-    stdout, stderr = (part.decode(errors="replace") if part else "" for part in output)
-    if code:
-        raise LabError(f"{node.name}: wiring failed: {(stderr or stdout).strip()[-800:]}")
-    return json.loads(stdout.strip().splitlines()[-1])
+    return _run_wire(node.name, container, spec)
 
 
 def _ssh_key(env: Path) -> str:
@@ -262,6 +283,7 @@ def _wait_ssh(topo: Topology, timeout: float = 60.0) -> None:
 
 
 def up(env: Path, topo: Topology, settings: dict) -> Report:
+    """Make Docker match `topo`: images, networks, containers, then wiring and access."""
     started = time.perf_counter()
     report = Report()
     client = engine.client()
@@ -270,9 +292,20 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     tags = images.tags()
     user, key = automation_user(env, settings), _ssh_key(env)
     containers, networks = _ours(client, topo.environment)
-
     # what the model no longer has goes first, so that its subnets and names are free
+    containers = _remove_stale_containers(client, topo, tags, containers, report)
+    _remove_stale_networks(topo, containers, networks, report)
+    networks = _create_networks(client, topo, report)
+    _create_containers(client, topo, tags, containers, networks, report)
+    _grant_access(env, client, topo, user, key, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _remove_stale_containers(client, topo: Topology, tags: dict, containers: dict, report: Report) -> dict:
+    """Remove containers the model no longer has or built otherwise; return those kept."""
     existing = {n.id for n in client.networks.list()}
+    kept = {}
     for name, container in containers.items():
         node = topo.nodes.get(name)
         image = tags.get(IMAGE_OF.get(node.kind, node.kind)) if node else None
@@ -286,28 +319,49 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
         ):
             container.remove(force=True)
             report.removed.append(f"container {name}")
-    containers = {k: v for k, v in containers.items() if f"container {k}" not in report.removed}
-    for key_, net in networks.items():
-        if key_ not in topo.networks or net.attrs["Labels"].get("jinbao.subnet") != topo.networks[key_].subnet:
-            # stopped containers are not among net.containers, yet would fail to start without the network
-            for c in containers.values():
-                if net.name in c.attrs["NetworkSettings"]["Networks"]:
-                    net.disconnect(c, force=True)
-            net.reload()
-            for c in net.containers:
-                net.disconnect(c, force=True)
-            net.remove()
-            report.removed.append(f"network {key_}")
-    networks = {k: v for k, v in networks.items() if f"network {k}" not in report.removed}
+        else:
+            kept[name] = container
+    return kept
 
-    used = _used_subnets(client)
-    for key_ in sorted(topo.networks, key=lambda k: k != "mgmt"):
-        if key_ not in networks:
-            _create_network(client, topo, key_, used)
-            report.created.append(f"network {key_}")
-    _iptables(add=True)
+
+def _remove_stale_networks(topo: Topology, containers: dict, networks: dict, report: Report) -> None:
+    """Remove networks the model no longer has (or with another subnet), the nodes' links first."""
+    going = {
+        key: net
+        for key, net in networks.items()
+        if key not in topo.networks or net.attrs["Labels"].get("jinbao.subnet") != topo.networks[key].subnet
+    }
+    names = {net.name for net in going.values()}
+    for container in containers.values():
+        leaving = sorted(names & set(container.attrs["NetworkSettings"]["Networks"]))
+        if leaving:
+            _release(topo, container, leaving)
+    for key, net in going.items():
+        # stopped containers are not among net.containers, yet would fail to start without the network
+        for container in containers.values():
+            if net.name in container.attrs["NetworkSettings"]["Networks"]:
+                net.disconnect(container, force=True)
+        net.reload()
+        for container in net.containers:
+            net.disconnect(container, force=True)
+        net.remove()
+        report.removed.append(f"network {key}")
+
+
+def _create_networks(client, topo: Topology, report: Report) -> dict:
+    """Create the model's networks that are missing; return all of them by key."""
     _, networks = _ours(client, topo.environment)
+    used = _used_subnets(client)
+    for key in sorted(topo.networks, key=lambda k: k != "mgmt"):
+        if key not in networks:
+            _create_network(client, topo, key, used)
+            report.created.append(f"network {key}")
+    _iptables(add=True)
+    return _ours(client, topo.environment)[1]
 
+
+def _create_containers(client, topo: Topology, tags: dict, containers: dict, networks: dict, report: Report) -> None:
+    """Create or start every node's container and attach it to its networks."""
     for name, node in topo.nodes.items():
         container = containers.get(name)
         if container is None:
@@ -318,6 +372,9 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
             report.created.append(f"started {name}")
         _attach(client, topo, node, networks, report)
 
+
+def _grant_access(env: Path, client, topo: Topology, user: str, key: str, report: Report) -> None:
+    """Wire every node (links, addresses, automation account), record host keys, wait for sshd."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = dict(
             zip(topo.nodes, pool.map(lambda n: _wire(client, topo, n, user, key), topo.nodes.values()), strict=True)
@@ -330,8 +387,6 @@ def up(env: Path, topo: Topology, settings: dict) -> Report:
     if not known_hosts.exists() or known_hosts.read_text() != known:
         known_hosts.write_text(known)
     _wait_ssh(topo)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def down(env: Path, environment: str) -> list[str]:

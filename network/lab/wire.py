@@ -1,7 +1,7 @@
 """Runs inside a lab node (python3 -c, stdlib only): give its links the model's names and
 addresses, and let the lab's automation account in. Idempotent; prints what it changed.
 
-Argument: one JSON object
+Argument: one JSON object, either
   links     {mac: ifname}              interfaces by the MAC Docker gave them
   management "eth0"                    the management interface: Docker's address stays
   plumbing  "198.18.0.0/15"            Docker's throwaway addresses, removed from links
@@ -9,6 +9,9 @@ Argument: one JSON object
   gateway   "a.b.c.d" | null           servers only: default route
   disable   ["unit", ...]              units the node must not run (stopped and disabled)
   user, key                            the automation account and its public key
+or, before Docker takes the running node off networks (see release):
+  drop      [mac, ...]                 the departing links
+  keep      [mac, ...]                 links Docker gave their names and main() keeps (management)
 """
 
 import ipaddress
@@ -56,8 +59,31 @@ def frr_active():
 SOCKET_HOLDERS = ("rsyslog", "chrony", "ssh", "jinbao-bridges")
 
 
-def main(spec):
+def release(spec):
+    """Before Docker takes this running node off networks (`drop`: their links' MACs).
+
+    Docker removes the link by the name it gave it, but main() renamed the links by MAC, so
+    that name may now belong to another network's link, which Docker would take instead.
+    Take the departing links away here and move every other link off Docker's names
+    (jbgo<n>); the next main() puts the names back, by MAC.
+    """
     changes = []
+    present = links()
+    for n, (mac, link) in enumerate(sorted(present.items())):
+        if mac in spec["keep"]:
+            continue
+        if mac in spec["drop"]:
+            ip("link", "del", "dev", link["ifname"])
+            changes.append(f"{link['ifname']}: link of a network it leaves removed")
+        else:
+            ip("link", "set", "dev", link["ifname"], "down")
+            ip("link", "set", "dev", link["ifname"], "name", f"jbgo{n}")
+    # a link already gone (main() found it stale before) needs nothing
+    return {"changes": changes, "absent": sorted(set(spec["drop"]) - set(present))}
+
+
+def sort_links(spec, changes):
+    """Give every link its model name (by MAC); strip Docker's addresses; True if FRR's links were reset."""
     plumbing = ipaddress.ip_network(spec["plumbing"])
     by_mac = links()
     missing = sorted(set(spec["links"]) - set(by_mac))
@@ -85,31 +111,42 @@ def main(spec):
     restart_frr = reset and frr_active()
     if restart_frr:
         subprocess.run(["systemctl", "stop", "frr"], check=True)
-    # rename in two steps, so that swapping two names never collides
+    rename(wrong, by_mac, changes)
+    if reset:
+        for name in link_names:  # routers: FRR puts its own back; servers: see set_addresses
+            for address in addresses(name):
+                ip("addr", "del", address, "dev", name)
+        changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses)
+    clean_management(spec, changes)
+    for name in wanted.values():
+        state = json.loads(ip("-j", "link", "show", "dev", name))[0]
+        if "UP" not in state["flags"]:
+            ip("link", "set", "dev", name, "up")
+            changes.extend([] if reset else [f"{name} up"])
+    return reset, restart_frr
+
+
+def rename(wrong, by_mac, changes):
+    """Rename in two steps, so that swapping two names never collides."""
     for n, mac in enumerate(wrong):
         ip("link", "set", "dev", by_mac[mac]["ifname"], "down")
         ip("link", "set", "dev", by_mac[mac]["ifname"], "name", f"jbtmp{n}")
     for n, (mac, name) in enumerate(wrong.items()):
         ip("link", "set", "dev", f"jbtmp{n}", "name", name)
         changes.append(f"{by_mac[mac]['ifname']} -> {name}")
-    if reset:
-        for name in link_names:  # routers: FRR puts its own back; servers: see below
-            for address in addresses(name):
-                ip("addr", "del", address, "dev", name)
-        changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses)
-    # the management interface carries Docker's management address only: after a restart FRR
-    # may have put a link's address on it while it still had that link's name
+
+
+def clean_management(spec, changes):
+    """The management interface carries Docker's management address only: after a restart FRR
+    may have put a link's address on it while it still had that link's name."""
     for address in addresses(spec["management"]):
         if ipaddress.ip_interface(address).ip != ipaddress.ip_address(spec["management_address"]):
             ip("addr", "del", address, "dev", spec["management"])
             changes.append(f"{spec['management']}: stray {address} removed")
-    for name in wanted.values():
-        state = json.loads(ip("-j", "link", "show", "dev", name))[0]
-        if "UP" not in state["flags"]:
-            ip("link", "set", "dev", name, "up")
-            if not reset:
-                changes.append(f"{name} up")
 
+
+def set_addresses(spec, changes):
+    """Servers: the model's address on each link and the default route; True if one was added."""
     added = False
     for name, address in spec.get("addresses", {}).items():
         have = addresses(name)
@@ -125,20 +162,22 @@ def main(spec):
         if [r.get("gateway") for r in routes] != [spec["gateway"]]:
             ip("route", "replace", "default", "via", spec["gateway"])
             changes.append(f"default via {spec['gateway']}")
-    if restart_frr:
-        subprocess.run(["systemctl", "start", "frr"], check=True)
-        changes.append("frr restarted on the wired links")
-    if reset or added:
-        # connections opened on the unsorted links (rsyslog's to the collector) may be bound to
-        # an address that is gone now and would retransmit into the void for a quarter hour
-        for unit in SOCKET_HOLDERS:
-            if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
-                subprocess.run(["systemctl", "restart", unit], check=True)
-                changes.append(f"{unit} restarted")
+    return added
 
-    # units a node must not run (the internet probe runs none of the DC's management plane;
-    # snmpd's stock configuration would fail on IPv6 anyway)
-    for unit in spec.get("disable", []):
+
+def restart_socket_holders(changes):
+    """Connections opened on the unsorted links (rsyslog's to the collector) may be bound to an
+    address that is gone now and would retransmit into the void for a quarter hour."""
+    for unit in SOCKET_HOLDERS:
+        if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
+            subprocess.run(["systemctl", "restart", unit], check=True)
+            changes.append(f"{unit} restarted")
+
+
+def disable_units(units, changes):
+    """Units a node must not run (the internet probe runs none of the DC's management plane;
+    snmpd's stock configuration would fail on IPv6 anyway)."""
+    for unit in units:
         enabled = subprocess.run(["systemctl", "is-enabled", "--quiet", unit]).returncode == 0
         active = subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0
         if enabled or active:
@@ -146,41 +185,61 @@ def main(spec):
             changes.append(f"{unit} disabled")
         subprocess.run(["systemctl", "reset-failed", unit], capture_output=True)
 
-    user, key = spec["user"], spec["key"]
+
+def write_if_changed(path, text, mode):
+    """Write `text` to `path` with `mode` unless it holds exactly that; True if written."""
+    if os.path.exists(path) and read(path) == text:
+        return False
+    with open(path, "w") as fh:
+        fh.write(text)
+    os.chmod(path, mode)
+    return True
+
+
+def automation_account(user, key, changes):
+    """The lab's automation account: exists, logs in with the lab's key, may sudo."""
     if subprocess.run(["id", user], capture_output=True).returncode:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
         changes.append(f"user {user}")
-    home = os.path.expanduser(f"~{user}")
-    keys = os.path.join(home, ".ssh", "authorized_keys")
-    if not os.path.exists(keys) or read(keys) != key + "\n":
-        os.makedirs(os.path.dirname(keys), mode=0o700, exist_ok=True)
-        with open(keys, "w") as fh:
-            fh.write(key + "\n")
+    keys = os.path.join(os.path.expanduser(f"~{user}"), ".ssh", "authorized_keys")
+    os.makedirs(os.path.dirname(keys), mode=0o700, exist_ok=True)
+    if write_if_changed(keys, key + "\n", 0o600):
         subprocess.run(["chown", "-R", f"{user}:{user}", os.path.dirname(keys)], check=True)
-        os.chmod(keys, 0o600)
         changes.append("authorized key")
-    sudoers = f"/etc/sudoers.d/{user}"
-    rule = f"{user} ALL=(ALL) NOPASSWD: ALL\n"
-    if not os.path.exists(sudoers) or read(sudoers) != rule:
-        with open(sudoers, "w") as fh:
-            fh.write(rule)
-        os.chmod(sudoers, 0o440)
+    if write_if_changed(f"/etc/sudoers.d/{user}", f"{user} ALL=(ALL) NOPASSWD: ALL\n", 0o440):
         changes.append("sudo")
 
-    hostkey = "/etc/ssh/ssh_host_ed25519_key.pub"
-    for n in range(1200):  # made by jinbao-sshkeys.service at first boot (two dozen boot at once)
-        if os.path.exists(hostkey) and os.path.getsize(hostkey):
-            break
+
+def host_key(changes):
+    """sshd's ed25519 host key, made by jinbao-sshkeys.service at first boot."""
+    path = "/etc/ssh/ssh_host_ed25519_key.pub"
+    for n in range(1200):  # two dozen nodes boot at once
+        if os.path.exists(path) and os.path.getsize(path):
+            return " ".join(read(path).split()[:2])
         if n and n % 100 == 0 and boot_stalled():
             # seen when many containers boot at once: systemd misses a mount event and its
             # boot jobs wait for each other with none running; a reload re-reads the mounts
             subprocess.run(["systemctl", "daemon-reload"], check=True)
             changes.append("stalled boot jobs released (daemon-reload)")
         time.sleep(0.1)
-    else:
-        raise SystemExit("sshd has no host key after 120 s")
-    print(json.dumps({"changes": changes, "hostkey": " ".join(read(hostkey).split()[:2])}))
+    raise SystemExit("sshd has no host key after 120 s")
+
+
+def main(spec):
+    if "drop" in spec:
+        return release(spec)
+    changes = []
+    reset, restart_frr = sort_links(spec, changes)
+    added = set_addresses(spec, changes)
+    if restart_frr:
+        subprocess.run(["systemctl", "start", "frr"], check=True)
+        changes.append("frr restarted on the wired links")
+    if reset or added:
+        restart_socket_holders(changes)
+    disable_units(spec.get("disable", []), changes)
+    automation_account(spec["user"], spec["key"], changes)
+    return {"changes": changes, "hostkey": host_key(changes)}
 
 
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]))
+    print(json.dumps(main(json.loads(sys.argv[1]))))
