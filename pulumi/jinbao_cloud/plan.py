@@ -1,9 +1,10 @@
 """What a DC site needs on the cloud, computed from the jinbao model alone (no Pulumi here).
 
 Zones and their subnets come from allocations.yml, hosts and their roles from sites.yml,
-security-group rules from the flows of zones.yml: one security group per (zone, role) of
-the site, holding exactly the flows that end or start at those hosts. Nothing here is
-typed twice: a Pulumi stack config only adds sizing and the cloud's names.
+security-group rules from the flows of zones.yml as the zone policy's one compiler makes them
+(zones.flows_to_rules, as for the firewall layers and the hosts' own ACLs): one security group
+per (zone, role) of the site, holding exactly the rules that end or start at those hosts.
+Nothing here is typed twice: a Pulumi stack config only adds sizing and the cloud's names.
 """
 
 from __future__ import annotations
@@ -50,8 +51,27 @@ class SitePlan:
     kinds: dict[str, str]  # zone -> kind (dmz, core, ...)
 
 
-def _matches(endpoint: str, zone: str, role: str) -> bool:
-    return endpoint == zone or endpoint == f"{zone}/{role}"
+def _group_rules(compiled: list[zones.FlowRule], hosts: tuple[Host, ...]) -> set[SgRule]:
+    """The compiled flows as security-group rules: a group admits (ingress) the sources of the
+    rules that reach its hosts and sends (egress) to the destinations of those that leave them,
+    one rule per remote CIDR and port (the internet or `any`: 0.0.0.0/0). The gatekeeper's
+    ferry is no IP path (not compiled); `any` service is never a cloud rule."""
+    found = set()
+    for zone, role, group in {(h.zone, h.role, h.group) for h in hosts}:
+        for rule in compiled:
+            if rule.proto is None:
+                continue
+            for direction, here, remotes in (
+                ("ingress", rule.ends_at, rule.sources),
+                ("egress", rule.starts_at, rule.dests),
+            ):
+                if here(zone, role):
+                    found |= {
+                        SgRule(group, direction, rule.proto, port, remote, rule.flow)
+                        for remote in remotes or (INTERNET,)
+                        for port in rule.ports
+                    }
+    return found
 
 
 def site_plan(env: str | Path, site_id: str) -> SitePlan:
@@ -72,27 +92,13 @@ def site_plan(env: str | Path, site_id: str) -> SitePlan:
         )
         for h in site.hosts
     )
-    rules = set()
-    for group_zone, group_role, group in {(h.zone, h.role, h.group) for h in hosts}:
-        for flow in policy.flows:
-            if flow.via != "firewall" or flow.service == zones.ANY:
-                continue  # the gatekeeper's ferry is no IP path; `any` is never a cloud rule
-            service = policy.services[flow.service]
-            for direction, here, there in (("ingress", flow.to, flow.source), ("egress", flow.source, flow.to)):
-                if not _matches(here, group_zone, group_role):
-                    continue
-                remotes = zones.endpoint_addresses(policy, there, site.id, network, allocations)
-                if remotes is None:
-                    continue  # the other end is not at this site
-                for remote in remotes or (INTERNET,):
-                    for port in service.ports:
-                        rules.add(SgRule(group, direction, service.proto, port, remote, flow.id))
+    rules = tuple(sorted(_group_rules(zones.flows_to_rules(policy, site.id, network, allocations), hosts)))
     return SitePlan(
         site.id,
         site.tier,
         subnets,
         {z: str(ipaddress.ip_network(c)[1]) for z, c in subnets.items()},
         hosts,
-        tuple(sorted(rules)),
+        rules,
         {z: policy.zones[z].kind for z in subnets},
     )

@@ -108,12 +108,13 @@ def test_security_groups_are_the_reviewed_golden_file(recorder, site, stack):
 
 
 def test_a_plan_widened_to_whole_zones_differs_from_the_golden_file(recorder, monkeypatch):
-    """plan.py opening a role's flows to every role of its zone (the web tier gets the
+    """A security group taking the flows of every role of its zone (the web tier gets the
     middleware's way to the database) leaves the plan-vs-stack comparison equal, and the
     golden file not."""
-    import jinbao_cloud.plan
+    from network import zones
 
-    monkeypatch.setattr(jinbao_cloud.plan, "_matches", lambda endpoint, zone, role: endpoint.split("/")[0] == zone)
+    monkeypatch.setattr(zones.FlowRule, "starts_at", lambda rule, zone, role: rule.source.split("/")[0] == zone)
+    monkeypatch.setattr(zones.FlowRule, "ends_at", lambda rule, zone, role: rule.to.split("/")[0] == zone)
     build(recorder, "zj-dc", "zhejiang-dc")
     assert rules_of(recorder) == policy_rules("zj-dc")  # the self-comparison cannot see it
     widened = json.loads(security_groups(recorder))["zj-dc-internal-web"]["rules"]
