@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from napalm.base.exceptions import CommitError
 
+from network import fleet
 from network.drivers import Target, open_driver
 from network.drivers.configure import NothingCommitted, RollbackFailed
 
@@ -267,3 +269,18 @@ def run(
             )
         )
     return [applied.get(d.hostname, d) for d in diffs]
+
+
+def push_environment(
+    env: Path,
+    limit: list[str] | None = None,
+    *,
+    check: bool,
+    confirm: Callable[[list[Outcome]], bool],
+    confirm_in: int = CONFIRM_IN,
+    vault_password_file: Path | None = None,
+) -> list[Outcome]:
+    """`jinbao push` without its console: the selected devices' configs rendered, then run()."""
+    selected = fleet.select(env, limit, vault_password_file)
+    intended = selected.renderer().render_hosts(selected.hostnames)
+    return run(selected.targets, intended, check=check, confirm=confirm, confirm_in=confirm_in)
