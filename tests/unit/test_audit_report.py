@@ -71,3 +71,18 @@ def test_device_output_is_text_never_markup(tmp_path: Path) -> None:
     assert SCRIPT not in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
     assert any(SCRIPT in text for text in page.text), "shown to the auditor as the device printed it"
+
+
+def test_an_audit_runs_without_the_command_line(lab: Path, tmp_path: Path, monkeypatch) -> None:
+    """network.audit.run_audit is `jinbao audit` without its console: a result and the reports."""
+    from network import audit
+
+    def drifted(targets, intended, policy, **_):
+        assert intended.keys() == {t.hostname for t in targets} and policy.rules
+        return [DeviceAudit(t.hostname, t.platform, drift={"logging": ["+ log syslog"]}) for t in targets]
+
+    monkeypatch.setattr(audit.run, "audit", drifted)
+    run = audit.run_audit(lab, ["fotang"], tmp_path / "report", servers=False)
+    assert [r.hostname for r in run.devices] == ["fotang-r1"] and run.servers == []
+    assert run.findings and not run.failed and not run.ok
+    assert Path(run.reports["html"]).exists() and run.environment == "lab"
