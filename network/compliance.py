@@ -129,38 +129,44 @@ def load_waivers(env: Path, rules: list[Rule]) -> list[Waiver]:
     waivers, problems = [], []
     for i, raw in enumerate(data.get("waivers") or []):
         where = f"waivers[{i}]" + (f" ({raw.get('rule')})" if isinstance(raw, dict) and raw.get("rule") else "")
-        if not isinstance(raw, dict):
-            problems.append(Problem(WAIVERS_FILE, where, "", "is not a mapping"))
-            continue
-        missing = [k for k in WAIVER_FIELDS if not raw.get(k)]
-        unknown = sorted(set(raw) - set(WAIVER_FIELDS))
-        if missing:
-            problems.append(Problem(WAIVERS_FILE, where, ", ".join(missing), "is required (reviewed waivers only)"))
-        if unknown:
-            problems.append(Problem(WAIVERS_FILE, where, ", ".join(unknown), "is not a waiver field"))
-        if raw.get("rule") and raw["rule"] not in known:
-            problems.append(Problem(WAIVERS_FILE, where, "rule", f"{raw['rule']} is not a rule of {RULES_FILE.name}"))
-        expires = raw.get("expires")
-        if expires and not isinstance(expires, dt.date):
-            problems.append(Problem(WAIVERS_FILE, where, "expires", f"{expires!r} is not a date (YYYY-MM-DD)"))
-        devices = raw.get("devices")
-        if devices is not None and not (isinstance(devices, list) and all(isinstance(d, str) for d in devices)):
-            problems.append(Problem(WAIVERS_FILE, where, "devices", "is a list of hostnames or site ids (globs)"))
-        if missing or unknown or problems:
-            continue
-        waivers.append(
-            Waiver(
-                raw["rule"],
-                tuple(devices),
-                str(raw["reason"]),
-                str(raw["approved_by"]),
-                str(raw["ticket"]),
-                expires,
+        wrong = _waiver_problems(raw, where, known)
+        problems += wrong
+        if not wrong and not problems:
+            waivers.append(
+                Waiver(
+                    raw["rule"],
+                    tuple(raw["devices"]),
+                    str(raw["reason"]),
+                    str(raw["approved_by"]),
+                    str(raw["ticket"]),
+                    raw["expires"],
+                )
             )
-        )
     if problems:
         raise JinbaoError(problems)
     return waivers
+
+
+def _waiver_problems(raw: Any, where: str, known: set[str]) -> list[Problem]:
+    """What is wrong with one waiver of waivers.yml (nothing: it is a reviewed waiver)."""
+    if not isinstance(raw, dict):
+        return [Problem(WAIVERS_FILE, where, "", "is not a mapping")]
+    problems = []
+    missing = [k for k in WAIVER_FIELDS if not raw.get(k)]
+    unknown = sorted(set(raw) - set(WAIVER_FIELDS))
+    if missing:
+        problems.append(Problem(WAIVERS_FILE, where, ", ".join(missing), "is required (reviewed waivers only)"))
+    if unknown:
+        problems.append(Problem(WAIVERS_FILE, where, ", ".join(unknown), "is not a waiver field"))
+    if raw.get("rule") and raw["rule"] not in known:
+        problems.append(Problem(WAIVERS_FILE, where, "rule", f"{raw['rule']} is not a rule of {RULES_FILE.name}"))
+    expires = raw.get("expires")
+    if expires and not isinstance(expires, dt.date):
+        problems.append(Problem(WAIVERS_FILE, where, "expires", f"{expires!r} is not a date (YYYY-MM-DD)"))
+    devices = raw.get("devices")
+    if devices is not None and not (isinstance(devices, list) and all(isinstance(d, str) for d in devices)):
+        problems.append(Problem(WAIVERS_FILE, where, "devices", "is a list of hostnames or site ids (globs)"))
+    return problems
 
 
 def _lookup(context: dict, dotted: str) -> Any:
@@ -192,6 +198,21 @@ def evaluate(
     """Run every rule that has checks for this platform. `read(source)` returns the running
     config for "running" or a command's output; each distinct source is read once."""
     today = today or dt.date.today()
+    output = _read_once(read)
+    results = []
+    for rule in rules:
+        checks = rule.checks.get(platform_name)
+        if checks is None:
+            continue
+        result = _run_rule(rule, checks, context, output)
+        if result.status == "fail":
+            _waive(result, waivers, hostname, site, today)
+        results.append(result)
+    return results
+
+
+def _read_once(read: Callable[[str], str]) -> Callable[[str], str]:
+    """`read`, each source read once: an unreadable source raises its error again on every use."""
     outputs: dict[str, str | Exception] = {}
 
     def output(source: str) -> str:
@@ -205,50 +226,53 @@ def evaluate(
             raise value
         return value
 
-    results = []
-    for rule in rules:
-        checks = rule.checks.get(platform_name)
-        if checks is None:
-            continue
-        evidence: list[str] = []
-        status = "pass"
-        for need in rule.needs:
-            if not _lookup(context, need):
-                evidence.append(f"the model gives this site no {need} host")
-                status = "fail"
-        try:
-            for check in checks:
-                items = _lookup(context, check.each) if check.each else [None]
-                for item in items:
-                    source = _render(check.source, context, item)
-                    text = output(source)
-                    for pattern in check.require:
-                        wanted = _render(pattern, context, item)
-                        if not re.search(wanted, text, re.M):
-                            evidence.append(f"{source}: missing /{wanted}/")
-                            status = "fail"
-                    for pattern in check.forbid:
-                        unwanted = _render(pattern, context, item)
-                        found = re.search(unwanted, text, re.M)
-                        if found:
-                            line = text[text.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
-                            evidence.append(f"{source}: forbidden /{unwanted}/ in {line.strip()!r}")
-                            status = "fail"
-        except Exception as exc:
-            evidence.append(f"cannot check: {type(exc).__name__}: {exc}")
-            status = "error"
-        result = RuleResult(rule.id, rule.title, status, evidence)
-        if status == "fail":
-            waiver = next((w for w in waivers if w.rule == rule.id and w.covers(hostname, site)), None)
-            if waiver is not None:
-                note = {"reason": waiver.reason, "approved_by": waiver.approved_by, "ticket": waiver.ticket}
-                note["expires"] = waiver.expires.isoformat()
-                if waiver.expires >= today:
-                    result.status, result.waiver = "waived", note
-                else:
-                    result.evidence.append(f"waiver {waiver.ticket} expired on {waiver.expires.isoformat()}")
-        results.append(result)
-    return results
+    return output
+
+
+def _run_rule(rule: Rule, checks: tuple[Check, ...], context: dict, output: Callable[[str], str]) -> RuleResult:
+    evidence = [f"the model gives this site no {need} host" for need in rule.needs if not _lookup(context, need)]
+    status = "fail" if evidence else "pass"
+    try:
+        for check in checks:
+            items = _lookup(context, check.each) if check.each else [None]
+            for item in items:
+                if not _run_check(check, context, item, output, evidence):
+                    status = "fail"
+    except Exception as exc:
+        evidence.append(f"cannot check: {type(exc).__name__}: {exc}")
+        status = "error"
+    return RuleResult(rule.id, rule.title, status, evidence)
+
+
+def _run_check(check: Check, context: dict, item: Any, output: Callable[[str], str], evidence: list[str]) -> bool:
+    """One check for one item: True when it passes, else False with its evidence appended."""
+    source = _render(check.source, context, item)
+    text = output(source)
+    before = len(evidence)
+    for pattern in check.require:
+        wanted = _render(pattern, context, item)
+        if not re.search(wanted, text, re.M):
+            evidence.append(f"{source}: missing /{wanted}/")
+    for pattern in check.forbid:
+        unwanted = _render(pattern, context, item)
+        found = re.search(unwanted, text, re.M)
+        if found:
+            line = text[text.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
+            evidence.append(f"{source}: forbidden /{unwanted}/ in {line.strip()!r}")
+    return len(evidence) == before
+
+
+def _waive(result: RuleResult, waivers: list[Waiver], hostname: str, site: str, today: dt.date) -> None:
+    """A failed rule's waiver, if one covers the device: waived until it expires, noted after."""
+    waiver = next((w for w in waivers if w.rule == result.rule and w.covers(hostname, site)), None)
+    if waiver is None:
+        return
+    note = {"reason": waiver.reason, "approved_by": waiver.approved_by, "ticket": waiver.ticket}
+    note["expires"] = waiver.expires.isoformat()
+    if waiver.expires >= today:
+        result.status, result.waiver = "waived", note
+    else:
+        result.evidence.append(f"waiver {waiver.ticket} expired on {waiver.expires.isoformat()}")
 
 
 def unused_waivers(waivers: list[Waiver], audited: list[tuple[str, str, list[RuleResult]]]) -> list[dict]:

@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from napalm.base.exceptions import CommitError
 
+from network import fleet
 from network.drivers import Target, open_driver
 from network.drivers.configure import NothingCommitted, RollbackFailed
 
@@ -118,29 +120,12 @@ def apply(
 def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, timeout: int, done) -> Outcome:
     """Commit on `device` and keep its session (a VRP trial is confirmed in the session that
     started it); check from a new session; confirm, or roll back."""
-    try:
-        device.commit_config(message="jinbao push", revert_in=confirm_in)
-    except NothingCommitted as exc:  # the device took nothing: a refused line before the commit, or a pending change
-        return done("failed", f"nothing committed: {_error(exc)}")
-    except RollbackFailed as exc:  # a refused line, and what the device had taken could not be undone
-        return done("failed", str(exc))
-    except CommitError as exc:  # the device refused the change; the driver undid what it had applied
-        return done("rolled-back", f"the device refused the commit: {_error(exc)}")
-    except Exception:  # the session died under the change (management cut?): checked below
-        pass
+    refused = _commit(device, confirm_in, done)
+    if refused is not None:
+        return refused
     deadline = device.revert_deadline  # when the device reverts by itself; None: it has no timer
     before = device.config_before_commit  # what the device ran before the commit (None: not read)
-
-    # a new session proves the management path survived the change
-    wait_until = time.monotonic() + max(5, confirm_in // 3)
-    checker, problem = None, "unreachable over SSH after the commit"
-    while time.monotonic() < wait_until:
-        try:
-            checker = open_driver(target, min(timeout, 10))
-            break
-        except Exception as exc:
-            problem = f"unreachable over SSH after the commit ({_error(exc)})"
-            time.sleep(2)
+    checker, problem = _new_session(target, confirm_in, timeout)
     if checker is None:
         return _await_revert(target, deadline, before, intended, problem, done, timeout)
     try:
@@ -149,13 +134,7 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
             return _settled(checker, before, intended, "the change was no longer pending after the commit", done)
         problem = _post_check(checker, intended)
         if problem is None:
-            try:
-                device.confirm_commit()  # raises unless the change was still pending and the device confirmed it
-            except Exception as exc:
-                try:  # FRR's revert timer can be stopped from any session; VRP and Comware refuse here
-                    checker.confirm_commit()
-                except Exception:
-                    raise exc from None
+            _confirm(device, checker)
             return done("committed")
         device.rollback()
         return done("rolled-back", problem)
@@ -168,6 +147,46 @@ def _commit_and_confirm(target: Target, device, intended: str, confirm_in: int, 
         return done("rolled-back", problem)
     finally:
         checker.close()
+
+
+def _commit(device, confirm_in: int, done) -> Outcome | None:
+    """Commit with `revert_in`; the outcome when the device took nothing or refused the change,
+    None when the change may be in (committed, or the session died under it: checked next)."""
+    try:
+        device.commit_config(message="jinbao push", revert_in=confirm_in)
+    except NothingCommitted as exc:  # the device took nothing: a refused line before the commit, or a pending change
+        return done("failed", f"nothing committed: {_error(exc)}")
+    except RollbackFailed as exc:  # a refused line, and what the device had taken could not be undone
+        return done("failed", str(exc))
+    except CommitError as exc:  # the device refused the change; the driver undid what it had applied
+        return done("rolled-back", f"the device refused the commit: {_error(exc)}")
+    except Exception:  # the session died under the change (management cut?): checked by the caller
+        pass
+    return None
+
+
+def _new_session(target: Target, confirm_in: int, timeout: int):
+    """A new session proves the management path survived the change: (driver, "") or (None, why not)."""
+    wait_until = time.monotonic() + max(5, confirm_in // 3)
+    problem = "unreachable over SSH after the commit"
+    while time.monotonic() < wait_until:
+        try:
+            return open_driver(target, min(timeout, 10)), ""
+        except Exception as exc:
+            problem = f"unreachable over SSH after the commit ({_error(exc)})"
+            time.sleep(2)
+    return None, problem
+
+
+def _confirm(device, checker) -> None:
+    """Confirm in the committing session; raises unless the change was still pending and confirmed."""
+    try:
+        device.confirm_commit()
+    except Exception as exc:
+        try:  # FRR's revert timer can be stopped from any session; VRP and Comware refuse here
+            checker.confirm_commit()
+        except Exception:
+            raise exc from None
 
 
 def _device_state(device, before: str | None, intended: str) -> str:
@@ -250,3 +269,18 @@ def run(
             )
         )
     return [applied.get(d.hostname, d) for d in diffs]
+
+
+def push_environment(
+    env: Path,
+    limit: list[str] | None = None,
+    *,
+    check: bool,
+    confirm: Callable[[list[Outcome]], bool],
+    confirm_in: int = CONFIRM_IN,
+    vault_password_file: Path | None = None,
+) -> list[Outcome]:
+    """`jinbao push` without its console: the selected devices' configs rendered, then run()."""
+    selected = fleet.select(env, limit, vault_password_file)
+    intended = selected.renderer().render_hosts(selected.hostnames)
+    return run(selected.targets, intended, check=check, confirm=confirm, confirm_in=confirm_in)

@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import edit_sites, remove_site
 from typer.testing import CliRunner
 
+from network import build
 from network.cli import app
 
 runner = CliRunner()
@@ -68,6 +69,19 @@ def test_plan_check_reports_pending_changes_with_exit_1(lab: Path) -> None:
     assert not (lab / "allocations.yml").exists()
     assert run("plan", lab).exit_code == 0
     assert run("plan", lab, "--check").exit_code == 0
+
+
+def test_plan_runs_without_the_command_line(lab: Path) -> None:
+    """network.build.apply_plan is `jinbao plan` without its console: a result, nothing printed."""
+    (lab / "allocations.yml").unlink()
+    checked = build.apply_plan(lab, check=True)
+    assert not checked.written and len(checked.changes) > 40 and checked.refused is None
+    assert not (lab / "allocations.yml").exists()
+    assert build.apply_plan(lab).written
+    edit_sites(lab, remove_site("choucheng"))
+    refused = build.apply_plan(lab)
+    assert refused.refused is not None and not refused.written
+    assert {c.action for c in refused.changes} == {"released"}
 
 
 def test_render_refuses_stale_allocations(lab: Path, in_tmp: Path) -> None:

@@ -150,7 +150,7 @@ def test_audit_reports_an_frr_warning_as_a_warning_not_as_drift(tmp_path, monkey
     from network.drivers import Target
 
     device = _frr_device(tmp_path, f"#!/bin/sh\necho '{SUDO_WARNING}' >&2\nprintf '%s' '{FRR_RUNNING}'\n")
-    monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: device)
+    monkeypatch.setattr(audit.run, "open_driver", lambda target, timeout=30: device)
     result = audit.audit_device(Target("yiwu-r1", "frr", "192.0.2.1", "jinbao", "", {}), "hostname yiwu-r1\n")
     assert result.error == "" and result.drift == {}
     assert result.clean
@@ -199,7 +199,7 @@ def test_audit_of_a_comware_device_files_drift_by_feature_with_hier_config_remed
     golden = (GOLDEN_CONFIGS / "hefei-r1.cfg").read_text()
     assert "ospf cost 200" in golden
     running = golden.replace("ospf cost 200", "ospf cost 7", 1)
-    monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: _Recorded(running))
+    monkeypatch.setattr(audit.run, "open_driver", lambda target, timeout=30: _Recorded(running))
     target = Target("hefei-r1", "h3c_comware", "192.0.2.1", "netadmin", "x", {})
     result = audit.audit_device(target, golden)
     assert result.error == ""
@@ -211,7 +211,7 @@ def test_audit_of_a_comware_device_files_drift_by_feature_with_hier_config_remed
     from network.render.hier import parse
 
     remediated = str(parse("h3c_comware", running).future(parse("h3c_comware", result.remediation)))
-    monkeypatch.setattr(audit, "open_driver", lambda target, timeout=30: _Recorded(remediated))
+    monkeypatch.setattr(audit.run, "open_driver", lambda target, timeout=30: _Recorded(remediated))
     assert audit.audit_device(target, golden).clean
 
 

@@ -26,7 +26,7 @@ def shown(monkeypatch: pytest.MonkeyPatch, console: dict, *args) -> tuple[int, s
     """Run jinbao with its stdout console made like `console`; the output as a person reads it."""
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
-    monkeypatch.setattr(cli, "out", Console(**console))
+    monkeypatch.setattr(cli.console, "out", Console(**console))
     result = runner.invoke(cli.app, [str(a) for a in args])
     return result.exit_code, Text.from_ansi(result.stdout).plain
 
@@ -109,7 +109,7 @@ def test_lab_status_shows_every_node_and_management_address_whole(lab: Path, mon
     monkeypatch.setattr(runtime, "status", nothing_runs)
     code, text = shown(monkeypatch, console, "lab", "status", lab)
     assert code == 1, text
-    _, topo = cli._topology(lab)
+    _, topo = cli.lab.topology(lab)
     facts = {name for name in topo.nodes} | {node.management for node in topo.nodes.values()}
     assert "…" not in text
     assert sorted(f for f in facts if f not in text) == []
@@ -124,8 +124,8 @@ def test_audit_prints_each_config_line_whole(lab: Path, tmp_path: Path, monkeypa
     def drifted(targets, intended, policy, **_):
         return [audit.DeviceAudit(t.hostname, t.platform, drift={"system": [long]}) for t in targets]
 
-    monkeypatch.setattr(audit, "audit", drifted)
-    monkeypatch.setattr(cli, "err", Console(stderr=True, width=40))
+    monkeypatch.setattr(audit.run, "audit", drifted)
+    monkeypatch.setattr(cli.console, "err", Console(stderr=True, width=40))
     result = runner.invoke(cli.app, ["audit", str(lab), "--limit", "fotang", "--no-servers", "--out", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert f"    {long}" in result.stderr.splitlines()
@@ -139,8 +139,8 @@ def test_audit_prints_a_device_warning_as_the_devices_not_as_drift(lab: Path, tm
     def warned(targets, intended, policy, **_):
         return [audit.DeviceAudit(t.hostname, t.platform, warnings=[said]) for t in targets]
 
-    monkeypatch.setattr(audit, "audit", warned)
-    monkeypatch.setattr(cli, "err", Console(stderr=True, width=200))
+    monkeypatch.setattr(audit.run, "audit", warned)
+    monkeypatch.setattr(cli.console, "err", Console(stderr=True, width=200))
     result = runner.invoke(cli.app, ["audit", str(lab), "--limit", "fotang", "--no-servers", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if "sudo" in line]

@@ -1,0 +1,147 @@
+"""An audit run: every selected device read and compared with its intent and the level-3
+rules, the servers checked by the playbooks in check mode meanwhile, the reports written.
+
+`run_audit(env, ...)` is the whole of `jinbao audit` without its console: the command only
+prints the returned `AuditRun` and maps it to an exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from network import compliance, fleet
+from network import servers as server_check
+from network.audit.diff import drift, remediation
+from network.audit.reports import write_reports
+from network.backup import scrub
+from network.drivers import Target, open_driver
+from network.servers import HostDrift
+
+
+@dataclass
+class DeviceAudit:
+    hostname: str
+    platform: str
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    remediation: str = ""
+    error: str = ""
+    seconds: float = 0.0
+    compliance: list[compliance.RuleResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the device said beside its output (stderr)
+
+    @property
+    def noncompliant(self) -> list[str]:
+        return [r.rule for r in self.compliance if r.failed]
+
+    @property
+    def clean(self) -> bool:
+        return not self.drift and not self.error and not self.noncompliant
+
+    def as_dict(self) -> dict:
+        data = {**self.__dict__, "clean": self.clean, "noncompliant": self.noncompliant}
+        data["compliance"] = [r.__dict__ | {"failed": r.failed} for r in self.compliance]
+        return data
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the devices are held to besides their intended config."""
+
+    rules: list[compliance.Rule] = field(default_factory=list)
+    waivers: list[compliance.Waiver] = field(default_factory=list)
+    contexts: dict[str, dict] = field(default_factory=dict)  # hostname → render context
+
+
+def audit_device(target: Target, intended: str, policy: Policy = Policy(), timeout: int = 30) -> DeviceAudit:
+    started = time.perf_counter()
+    result = DeviceAudit(target.hostname, target.platform)
+    try:
+        device = open_driver(target, timeout)
+        try:
+            running = scrub(target.platform, device.get_config(retrieve="running")["running"])
+            wanted = scrub(target.platform, intended)  # secrets are compared by neither side
+            result.drift = drift(wanted, running)
+            if result.drift:
+                result.remediation = remediation(target.platform, device, running, intended, wanted)
+            context = policy.contexts.get(target.hostname)
+            if policy.rules and context is not None:
+
+                def read(source: str) -> str:
+                    return running if source == "running" else device.cli([source])[source]
+
+                result.compliance = compliance.evaluate(
+                    policy.rules, target.platform, context, read, target.hostname, context["site"]["id"], policy.waivers
+                )
+        finally:
+            result.warnings = list(getattr(device, "warnings", []))
+            device.close()
+    except Exception as exc:  # reported per device; the audit goes on
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def audit(
+    targets: list[Target], intended: dict[str, str], policy: Policy = Policy(), workers: int = 16, timeout: int = 30
+) -> list[DeviceAudit]:
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
+        return list(pool.map(lambda t: audit_device(t, intended[t.hostname], policy, timeout), targets))
+
+
+@dataclass
+class AuditRun:
+    environment: str
+    devices: list[DeviceAudit]
+    servers: list[HostDrift]  # empty: not checked
+    reports: dict[str, str]  # json, junit, html → path
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(r.clean for r in self.devices) and all(h.clean for h in self.servers)
+
+    @property
+    def failed(self) -> bool:
+        """A device or server could not be audited."""
+        return any(r.error for r in self.devices) or any(h.error for h in self.servers)
+
+    @property
+    def findings(self) -> bool:
+        """Drift, a non-compliant device, or a server the playbooks would change."""
+        return any(r.drift or r.noncompliant for r in self.devices) or any(h.changes for h in self.servers)
+
+    def as_dict(self) -> dict:
+        devices, servers = [r.as_dict() for r in self.devices], [h.as_dict() for h in self.servers]
+        return {"ok": self.ok, "reports": self.reports, "devices": devices, "servers": servers}
+
+
+def run_audit(
+    env: Path,
+    limit: list[str] | None = None,
+    out_dir: Path | None = None,
+    vault_password_file: Path | None = None,
+    servers: bool = True,
+) -> AuditRun:
+    """Audit the devices `limit` selects (every one: None) and, on a full audit of an
+    environment with servers, the servers too; write the reports (default build/audit/<env>)."""
+    selected = fleet.select(env, limit, vault_password_file)
+    renderer = selected.renderer()
+    intended = renderer.render_hosts(selected.hostnames)
+    rules = compliance.load_rules()
+    policy = Policy(rules, compliance.load_waivers(env, rules), renderer.contexts(selected.hostnames))
+    network = selected.network
+    started = time.perf_counter()
+    hosts = []
+    with ThreadPoolExecutor(max_workers=1) as background:
+        checking = None
+        if servers and not limit and any(site.hosts for site in network.sites.values()):
+            checking = background.submit(server_check.check, env)  # while the devices are audited
+        results = audit(selected.targets, intended, policy)
+        if checking is not None:
+            hosts = checking.result()
+    target = out_dir or Path("build") / "audit" / network.name
+    reports = write_reports(network.name, results, target, policy.waivers, hosts)
+    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started)

@@ -1,0 +1,104 @@
+"""What `jinbao plan` and `jinbao render` build from the intent: allocations.yml and the
+device configs under build/configs/<env>/. Callable without the command line: the commands
+only print what these return and map it to an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from network import ipam
+from network.errors import JinbaoError, Problem, RenderError
+from network.ipam import incremental, prune
+from network.model import Network
+from network.planned import plan
+from network.render import Renderer, RenderResult, load_secrets, state
+from network.render.incremental import affected_devices
+
+# track(description, total) → a context whose value advances the progress by n (the console's bar)
+Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+@contextmanager
+def untracked(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+def allocations_digest(env: Path) -> str | None:
+    """The digest of env/allocations.yml as it is now (None: there is none)."""
+    path = Path(env) / ipam.store.FILE
+    return incremental.digest(path.read_bytes()) if path.exists() else None
+
+
+def render_configs(
+    network: Network,
+    allocations: ipam.Allocations,
+    env: Path,
+    sites: list[str] | None = None,
+    vault_password_file: Path | None = None,
+    changes: list[ipam.Change] | None = None,
+    since: str | None = None,
+    track: Track = untracked,
+) -> RenderResult:
+    """Render `sites`, or what the plan's `changes` (from allocations digest `since`) touch, or everything."""
+    secrets = load_secrets(env, vault_password_file)
+    renderer = Renderer(network, allocations, secrets)
+    out_dir = Path("build") / "configs" / network.name
+    only, stale = None, []
+    if sites:
+        unknown = [s for s in sites if s not in network.sites]
+        if unknown:
+            raise RenderError(Problem("sites.yml", "", "--site", f"no site with id {', '.join(unknown)}"))
+        only = [(network.sites[s], d) for s in sites for d in network.sites[s].devices]
+    elif changes is not None:
+        selection = affected_devices(renderer, since, changes, out_dir)
+        if selection is not None:
+            only, stale = selection.devices, selection.stale
+    total = len(only) if only is not None else sum(len(s.devices) for s in network.sites.values())
+    with track(f"render {network.name}", total) as advance:
+        result = renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
+    if changes is not None and only is not None:  # every config is current again: record from what
+        state.write(out_dir, network, secrets, allocations_digest(env))
+    return result
+
+
+@dataclass
+class PlanRun:
+    network: Network
+    changes: list[ipam.Change]
+    written: bool = False  # allocations.yml was rewritten
+    refused: JinbaoError | None = None  # releases without --prune: nothing was written
+    rendered: RenderResult | None = None
+
+
+def apply_plan(
+    env: Path,
+    *,
+    check: bool = False,
+    prune_released: bool = False,
+    render: bool = False,
+    vault_password_file: Path | None = None,
+    track: Track = untracked,
+) -> PlanRun:
+    """Allocate what is new and write allocations.yml (not with `check`), then render what the
+    changes touch (`render`). A plan that would release allocations is refused unless
+    `prune_released` (or `check`, which writes nothing anyway)."""
+    network, result, _how = plan(env)
+    refused = None if check or prune_released else prune.refusal(result.changes, env)
+    if refused is not None:
+        return PlanRun(network, result.changes, refused=refused)
+    run = PlanRun(network, result.changes)
+    since = allocations_digest(env) if render else None  # what was rendered from
+    if not check:
+        text = ipam.store.dumps(result.allocations)
+        run.written = ipam.store.write_text(env, text, result.allocations)
+        if run.written:
+            incremental.remember(network, text)
+    if render and not check:
+        run.rendered = render_configs(
+            network, result.allocations, env, None, vault_password_file, result.changes, since, track
+        )
+    return run
