@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from network.errors import IpamError, Problem
+from network.ipam.conventions import HOST_OFFSET
 from network.ipam.pools import (
     Pool,
     check_assigned,
@@ -26,7 +27,6 @@ from network.ipam.store import SECTIONS, Allocations
 from network.model import Network, Site
 
 NATIONAL = "national"
-HOST_OFFSET = 10  # first host address in a zone subnet; below it: gateway, firewall pair, reserve
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def region_of(network: Network, site: Site) -> str:
 
 def line_ends(network: Network, site: Site, line) -> tuple[Site, str, Site, str]:
     """(child site, child device, parent site, parent device) of an uplink."""
-    parent = network.sites[line.parent or site.parent]
+    parent = network.sites[line.parent]
     child_dev = line.device or site.devices[0].name
     parent_dev = line.parent_device or parent.devices[0].name
     return site, child_dev, parent, parent_dev

@@ -186,7 +186,7 @@ class AddingPlanner(Planner):
                 key = f"{owner.id}:{line.key}"
                 if key in ends or key not in self.previous.links:
                     continue
-                if owner.id not in sites and (line.parent or owner.parent) not in sites:
+                if owner.id not in sites and line.parent not in sites:
                     continue
                 child, child_dev, parent, parent_dev = line_ends(self.network, owner, line)
                 child_port, parent_port = self.previous.links[key]["ports"]

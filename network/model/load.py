@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from network.errors import ModelError, Problem
 from network.fileio import write_cache
 from network.model import chunks
-from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site, SiteSpec
+from network.model.schema import DC_PARENT_TIERS, TIERS, AddressPlan, Site, SiteSpec, hostname
 from network.model.settings import Settings, settings_from_vars
 
 try:  # libyaml is ~10x faster; the national inventory needs it
@@ -31,7 +31,7 @@ try:  # libyaml is ~10x faster; the national inventory needs it
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
-CACHE_VERSION = b"5"  # bump when validation changes: a cached result must not outlive its rules
+CACHE_VERSION = b"6"  # bump when validation changes: a cached result must not outlive its rules
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 # (site tier, tier of the site a line lands on) allowed besides the parent, docs/routing.md:
 # "a township's backup may land on its county or its city". Nothing lands on a province or
@@ -82,8 +82,8 @@ class Network:
         self._province[site.id] = found
         return found
 
-    def hostname(self, site: Site, device_name: str) -> str:
-        return f"{site.slug}-{device_name}"
+    def hostname(self, site: Site, name: str) -> str:
+        return hostname(site, name)
 
     def iter_devices(self) -> Iterable[tuple[Site, Any]]:
         for site in self.sites.values():
@@ -536,13 +536,12 @@ def _check_uplinks(network: Network, site: Site, bad) -> None:
         if line.key in keys:
             bad(site, f"{where}.name", f"two lines are keyed '{line.key}'; give each a distinct name")
         keys.add(line.key)
-        target_id = line.parent or site.parent
-        target = network.sites.get(target_id or "")
+        target = network.sites.get(line.parent or "")
         if target is None:
-            if line.parent:
-                bad(site, f"{where}.parent", f"'{line.parent}' does not exist")
+            if line.stated_parent:
+                bad(site, f"{where}.parent", f"'{line.stated_parent}' does not exist")
             continue
-        if index == 0 and line.parent and line.parent != site.parent:
+        if index == 0 and line.stated_parent and line.stated_parent != site.parent:
             bad(site, f"{where}.parent", f"the primary line must go to the site's parent '{site.parent}'")
         elif target.id != site.parent and target not in network.ancestors(site):
             bad(site, f"{where}.parent", f"'{target.id}' is not above this site; lines run up the tree")

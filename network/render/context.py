@@ -8,63 +8,20 @@ templates under network/templates/<platform>/ only format what they are given.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from network.errors import Problem, RenderError
 from network.ipam import Allocations, line_ends
-from network.ipam.pools import to_int, to_ip
+from network.ipam.conventions import gatekeeper_leg_of as gatekeeper_leg_of  # zones.py imports it from here still
+from network.ipam.conventions import gateway_of, ip_of, link_addresses
+from network.ipam.conventions import internet_edge_of as internet_edge_of  # zones.py imports it from here still
+from network.ipam.pools import to_int
 from network.model import Network, Site
 from network.model.schema import format_bandwidth, ospf_cost
+from network.platforms import platform  # audit.py imports it from here still
 
-PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
 BACKBONE = "0.0.0.0"
 ZONE_VLAN_BASE = 100  # DC zone n is VLAN 100 + n
-
-
-@cache
-def platform(name: str) -> dict[str, Any]:
-    """Per-platform data: interface naming, file names, library names."""
-    with (PLATFORMS_DIR / f"{name}.yml").open() as fh:
-        return yaml.safe_load(fh)
-
-
-def _host_in(cidr: str, index: int) -> str:
-    """The index-th address of a subnet, with the subnet's prefix: ('10.0.0.0/30', 1) -> '10.0.0.1/30'."""
-    start, length = to_int(cidr)
-    return f"{to_ip(start + index)}/{length}"
-
-
-def gateway_of(subnet: str) -> str:
-    """The router's address on a site LAN or a DC zone (the subnet's first host), with its prefix."""
-    return _host_in(subnet, 1)
-
-
-def gatekeeper_leg_of(subnet: str) -> str:
-    """The gatekeeper's leg in a DC zone (the subnet's last usable address), with its prefix:
-    IPAM hands hosts out from the bottom of a zone, the router takes the first address."""
-    _, length = to_int(subnet)
-    return _host_in(subnet, 2 ** (32 - length) - 2)
-
-
-def internet_edge_of(subnet: str) -> str:
-    """Where the internet edge router meets a zone the WAN never routes (the DMZ): the
-    subnet's second-last usable address (the gatekeeper has the last), with its prefix."""
-    _, length = to_int(subnet)
-    return _host_in(subnet, 2 ** (32 - length) - 3)
-
-
-def link_addresses(subnet: str) -> tuple[str, str]:
-    """(parent end, child end). A /31 uses both addresses, a /30 the two usable ones."""
-    _, length = to_int(subnet)
-    return (_host_in(subnet, 0), _host_in(subnet, 1)) if length == 31 else (_host_in(subnet, 1), _host_in(subnet, 2))
-
-
-def ip_of(address: str) -> str:
-    return address.split("/", 1)[0]
 
 
 @dataclass
@@ -103,12 +60,12 @@ class RenderIndex:
         if self._lookups > 64:  # a large render: index every line once
             for owner in self.network.sites.values():
                 for line in owner.uplinks:
-                    self.landing.setdefault(line.parent or owner.parent, []).append((owner, line))
+                    self.landing.setdefault(line.parent, []).append((owner, line))
             return self.landing.get(site.id, [])
         found, stack = [], list(self.network.children.get(site.id, ()))
         while stack:
             owner = self.network.sites[stack.pop()]
-            found.extend((owner, line) for line in owner.uplinks if (line.parent or owner.parent) == site.id)
+            found.extend((owner, line) for line in owner.uplinks if line.parent == site.id)
             stack.extend(self.network.children.get(owner.id, ()))
         return found  # device_context orders them by port
 

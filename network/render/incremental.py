@@ -149,7 +149,7 @@ class _Selector:
     def _far_ends(self, site: Site, lookup) -> None:
         """The routers the site's lines land on, in the tree `lookup` reads (before or after)."""
         for line in site.uplinks:
-            parent = lookup(line.parent or site.parent)
+            parent = lookup(line.parent)
             if parent is None:
                 continue
             name = line.parent_device or (parent.devices[0].name if parent.devices else None)
