@@ -13,9 +13,10 @@ from rich.text import Text
 
 from network.errors import JinbaoError, Problem
 from network.ipam import Allocations
+from network.ipam.conventions import link_addresses
 from network.model import Network
 from network.model.schema import format_bandwidth
-from network.render.context import RenderIndex, link_addresses
+from network.render.design import RenderIndex
 
 
 def site_view(network: Network, allocations: Allocations, site_id: str) -> dict:

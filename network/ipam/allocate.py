@@ -3,6 +3,10 @@
 The rule that matters to operators: adding or removing a site never changes any
 other site's addresses or ports. Existing allocations are claimed first, exactly
 as recorded; only entities with no valid allocation get one, first-fit.
+
+Longer than most modules on purpose: the Planner is one algorithm (per section, claim
+what is recorded, then allocate what is new), and incremental.AddingPlanner overrides
+its steps; split, its steps would be read apart from the order they run in.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ try:
     from network.errors import JinbaoError
     from network.model import load
     from network.platforms import platform
-    from network.render.context import RenderIndex
+    from network.render.design import RenderIndex
 except ImportError as exc:  # pragma: no cover - shown by ansible-inventory
     IMPORT_ERROR: ImportError | None = exc
 else:
