@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from network.drivers import Target, open_driver
-from network.render.context import platform
+from network.platforms import platform
 
 
 @cache

@@ -13,9 +13,10 @@ from rich.text import Text
 
 from network.errors import JinbaoError, Problem
 from network.ipam import Allocations
+from network.ipam.conventions import link_addresses
 from network.model import Network
 from network.model.schema import format_bandwidth
-from network.render.context import RenderIndex, link_addresses
+from network.render.design import RenderIndex
 
 
 def site_view(network: Network, allocations: Allocations, site_id: str) -> dict:
@@ -105,12 +106,11 @@ def diagram_dot(network: Network, root: str | None = None, depth: int | None = N
     for site_id in sorted(keep):
         site = network.sites[site_id]
         for line in site.uplinks:
-            parent = line.parent or site.parent
-            if parent not in keep:
+            if line.parent not in keep:
                 continue
             style = "dashed" if line.backup else "solid"
             label = f"{line.type} {format_bandwidth(line.bandwidth_kbps)}"
-            lines.append(f'  "{parent}" -> "{site_id}" [label="{label}" style={style} dir=none];')
+            lines.append(f'  "{line.parent}" -> "{site_id}" [label="{label}" style={style} dir=none];')
     lines.append("}")
     return "\n".join(lines) + "\n", len(keep)
 

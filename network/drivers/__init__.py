@@ -6,9 +6,10 @@
 network/platforms/<platform>.yml. VRP and Comware push through configure.py (docs/push.md).
 tests/replay runs them against replayed device sessions.
 
-Credentials: in the lab, the automation account and key that `jinbao lab up` made, with
-pinned host keys; elsewhere the admin account of ``jinbao_admin_users`` and its password
-from the vault (``vault_jinbao_user_passwords``).
+Credentials: on a platform whose data says ``automation_key`` (the lab's FRR routers), the
+automation account and the key that `jinbao lab up` made, with pinned host keys
+(network/envstate.py), once that key exists; elsewhere the admin account of
+``jinbao_admin_users`` and its password from the vault (``vault_jinbao_user_passwords``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from network.envstate import automation_key
 from network.errors import JinbaoError, Problem
 from network.model import Network
-from network.render.context import platform
+from network.platforms import platform
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,16 @@ class Target:
 
 
 def targets(env: Path, network: Network, allocations, secrets=None, limit: list[str] | None = None) -> list[Target]:
-    from network.lab.runtime import state_dir
-
-    lab_ssh = state_dir(env) / "ssh"
+    key = automation_key(env)
     found = []
     for site, device in network.iter_devices():
         hostname = network.hostname(site, device.name)
         if limit and not any(_matches(hostname, site, pattern) for pattern in limit):
             continue
         address = allocations.devices[f"{site.id}/{device.name}"]["management"]
-        if device.platform == "frr" and (lab_ssh / "id_ed25519").exists():
+        if key is not None and platform(device.platform).get("automation_key"):
             user = str(network.settings.get("ansible_user", "jinbao"))
-            args = {"key_file": str(lab_ssh / "id_ed25519"), "known_hosts": str(lab_ssh / "known_hosts")}
+            args = {"key_file": str(key.key_file), "known_hosts": str(key.known_hosts)}
             found.append(Target(hostname, device.platform, address, user, "", args))
             continue
         admin = next((u.name for u in network.policy.admin_users if u.role == "admin"), None)

@@ -29,7 +29,7 @@ import time
 
 from napalm.base.exceptions import CommitConfirmException, CommitError, MergeConfigException
 
-from network.render.context import platform
+from network.platforms import platform
 
 PROMPT = r"[<\[][^\r\n]*[>\]]\s*$"  # <host>, [host], [~host-view], [*host]
 UNCOMMITTED = r"\[Y\(yes\)/N\(no\)/C\(cancel\)\]:\s*$"  # VRP V8 leaving with uncommitted lines

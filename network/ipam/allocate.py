@@ -3,6 +3,10 @@
 The rule that matters to operators: adding or removing a site never changes any
 other site's addresses or ports. Existing allocations are claimed first, exactly
 as recorded; only entities with no valid allocation get one, first-fit.
+
+Longer than most modules on purpose: the Planner is one algorithm (per section, claim
+what is recorded, then allocate what is new), and incremental.AddingPlanner overrides
+its steps; split, its steps would be read apart from the order they run in.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from network.errors import IpamError, Problem
+from network.ipam.conventions import HOST_OFFSET
 from network.ipam.pools import (
     Pool,
     check_assigned,
@@ -26,7 +31,6 @@ from network.ipam.store import SECTIONS, Allocations
 from network.model import Network, Site
 
 NATIONAL = "national"
-HOST_OFFSET = 10  # first host address in a zone subnet; below it: gateway, firewall pair, reserve
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def region_of(network: Network, site: Site) -> str:
 
 def line_ends(network: Network, site: Site, line) -> tuple[Site, str, Site, str]:
     """(child site, child device, parent site, parent device) of an uplink."""
-    parent = network.sites[line.parent or site.parent]
+    parent = network.sites[line.parent]
     child_dev = line.device or site.devices[0].name
     parent_dev = line.parent_device or parent.devices[0].name
     return site, child_dev, parent, parent_dev

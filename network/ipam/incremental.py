@@ -65,6 +65,28 @@ def plan(network: Network, previous: Allocations) -> tuple[Plan, str]:
 def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
     """The sites added since the remembered plan, in file order; None if anything else changed."""
     root = Path(network.root)
+    state = _remembered(root, network, previous)
+    if state is None:
+        return None
+    added: list[Site] = []
+    by_file: dict[str, list[Site]] = {}
+    for site in network.sites.values():
+        by_file.setdefault(network.site_files[site.id], []).append(site)
+    for label, file_digest in network.file_digests.items():
+        old_digest = state["files"][label]
+        if old_digest == file_digest:
+            continue
+        found = _added_in_file(cached_sites(root, label, old_digest), by_file.get(label, []))
+        if found is None:
+            return None
+        added += found
+    order = {site_id: n for n, site_id in enumerate(network.sites)}
+    return sorted(added, key=lambda s: order[s.id])
+
+
+def _remembered(root: Path, network: Network, previous: Allocations) -> dict | None:
+    """The state of the last plan, if allocations.yml, the address plan and the set of sites
+    files are still what that plan saw."""
     try:
         state = json.loads((root / ".cache" / STATE_FILE).read_text())
     except (OSError, ValueError):
@@ -77,31 +99,26 @@ def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
         or set(state.get("files", {})) != set(network.file_digests)
     ):
         return None
-    added: list[Site] = []
-    by_file: dict[str, list[Site]] = {}
-    for site in network.sites.values():
-        by_file.setdefault(network.site_files[site.id], []).append(site)
-    for label, file_digest in network.file_digests.items():
-        old_digest = state["files"][label]
-        if old_digest == file_digest:
-            continue
-        old_sites = cached_sites(root, label, old_digest)
-        if old_sites is None:
+    return state
+
+
+def _added_in_file(old_sites: list[Site] | None, current: list[Site]) -> list[Site] | None:
+    """The sites of one file that are new since its old version; None if any other site changed."""
+    if old_sites is None:
+        return None
+    old_by_id = {site.id: site for site in old_sites}
+    if len(old_by_id.keys() & {s.id for s in current}) != len(old_by_id):
+        return None  # a site was removed or moved to another file
+    added = []
+    for site in current:
+        old = old_by_id.get(site.id)
+        if old is None:
+            if site.tier == "province":
+                return None  # a new address region
+            added.append(site)
+        elif old != site:
             return None
-        old_by_id = {site.id: site for site in old_sites}
-        current = by_file.get(label, [])
-        if len(old_by_id.keys() & {s.id for s in current}) != len(old_by_id):
-            return None  # a site was removed or moved to another file
-        for site in current:
-            old = old_by_id.get(site.id)
-            if old is None:
-                if site.tier == "province":
-                    return None  # a new address region
-                added.append(site)
-            elif old != site:
-                return None
-    order = {site_id: n for n, site_id in enumerate(network.sites)}
-    return sorted(added, key=lambda s: order[s.id])
+    return added
 
 
 def cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
@@ -186,7 +203,7 @@ class AddingPlanner(Planner):
                 key = f"{owner.id}:{line.key}"
                 if key in ends or key not in self.previous.links:
                     continue
-                if owner.id not in sites and (line.parent or owner.parent) not in sites:
+                if owner.id not in sites and line.parent not in sites:
                     continue
                 child, child_dev, parent, parent_dev = line_ends(self.network, owner, line)
                 child_port, parent_port = self.previous.links[key]["ports"]

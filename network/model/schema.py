@@ -124,7 +124,17 @@ class SiteSpec(Strict):
             self.laptops,
             tuple(Device(d.name, d.role, d.platform) for d in self.devices),
             tuple(
-                Uplink(u.name, u.parent, u.carrier, u.type, u.bandwidth_kbps, u.device, u.parent_device, u.circuit_id)
+                Uplink(
+                    u.name,
+                    u.parent or self.parent,  # resolved here, once: every reader takes the line's own parent
+                    u.carrier,
+                    u.type,
+                    u.bandwidth_kbps,
+                    u.device,
+                    u.parent_device,
+                    u.circuit_id,
+                    u.parent,
+                )
                 for u in self.uplinks
             ),
             tuple(Host(h.name, h.role, h.zone, h.provides) for h in self.hosts),
@@ -146,13 +156,14 @@ class Uplink(NamedTuple):
     """A leased line from a site up to a site of a higher tier."""
 
     name: str | None
-    parent: str | None
+    parent: str | None  # the site the line lands on: as written, else its site's parent (resolved at load)
     carrier: str
     type: str
     bandwidth_kbps: int
     device: str | None
     parent_device: str | None
     circuit_id: str | None
+    stated_parent: str | None  # the parent as written in sites.yml (None: the site's); for load's checks
 
     @property
     def key(self) -> str:
@@ -191,6 +202,12 @@ class Site(NamedTuple):
 
     def device(self, name: str) -> Device | None:
         return next((d for d in self.devices if d.name == name), None)
+
+
+def hostname(site: Site, name: str) -> str:
+    """The one name of every host, router, server or lab stand-in alike: <site slug>-<name>.
+    The inventory, configs, Pulumi and the lab all use it; load checks it is unique."""
+    return f"{site.slug}-{name}"
 
 
 class Pool(Strict):

@@ -1,6 +1,7 @@
 """Render per-device configs for every platform from one intent."""
 
-from network.render.context import RenderIndex, device_context, link_addresses, platform
+from network.render.context import device_context
+from network.render.design import RenderIndex
 from network.render.engine import Renderer, RenderResult
 from network.render.secrets import Secrets, load_secrets
 
@@ -10,7 +11,5 @@ __all__ = [
     "Renderer",
     "Secrets",
     "device_context",
-    "link_addresses",
     "load_secrets",
-    "platform",
 ]

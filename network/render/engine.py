@@ -21,8 +21,9 @@ from network.errors import JinbaoError, Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.model import Network, Site
+from network.platforms import platform
 from network.render import state
-from network.render.context import RenderIndex, device_context, platform
+from network.render.context import RenderIndex, device_context
 from network.render.secrets import Secrets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"

@@ -18,7 +18,7 @@ from hier_config.models import IdempotentCommandsRule, MatchRule, PerLineSubRule
 from hier_config.platforms.driver_base import HConfigDriverBase
 from hier_config.platforms.hp_comware5.driver import HConfigDriverHPComware5
 
-from network.render.context import platform
+from network.platforms import platform
 
 COMMENT_LINES = PerLineSubRule(search=r"^\s*[#!].*", replace="")
 OVERWRITING = (

@@ -115,30 +115,36 @@ class _Selector:
                 self._subtree(version.parent)
 
     def _allocation_changed(self, change: Change) -> bool | None:
+        """Mark the devices an allocation change reaches; None: it reaches every device."""
         section, key = change.section, change.key
         if section == "regions":
             return None  # a province's block: its ASN, and every peer's
         if section == "devices":
             self.wanted[tuple(key.split("/", 1))] = None  # type: ignore[index]
         elif section in ("sites", "zones"):
-            site_id = key.split("/", 1)[0]
-            self._devices(site_id)
-            site = self.network.sites.get(site_id)
-            if section == "sites" and site is not None and site.tier == "city":
-                self._subtree(site_id)  # a city's LAN is its OSPF area id
+            self._site_allocation_changed(section, key.split("/", 1)[0])
         elif section == "hosts":
             for version in (self.was(key.split("/", 1)[0]), self.network.sites.get(key.split("/", 1)[0])):
                 if version is not None:
                     self._subtree(version.parent)
         elif section == "links":
-            site_id = key.split(":", 1)[0]
-            before, after = self.was(site_id), self.network.sites.get(site_id)
-            if before is None and after is None:
-                return None
-            self._devices(site_id)
-            for version, lookup in ((before, self.was), (after, self.network.sites.get)):
-                if version is not None:
-                    self._far_ends(version, lookup)
+            return self._link_changed(key.split(":", 1)[0])
+        return True
+
+    def _site_allocation_changed(self, section: str, site_id: str) -> None:
+        self._devices(site_id)
+        site = self.network.sites.get(site_id)
+        if section == "sites" and site is not None and site.tier == "city":
+            self._subtree(site_id)  # a city's LAN is its OSPF area id
+
+    def _link_changed(self, site_id: str) -> bool | None:
+        before, after = self.was(site_id), self.network.sites.get(site_id)
+        if before is None and after is None:
+            return None
+        self._devices(site_id)
+        for version, lookup in ((before, self.was), (after, self.network.sites.get)):
+            if version is not None:
+                self._far_ends(version, lookup)
         return True
 
     def _devices(self, site_id: str | None) -> None:
@@ -149,7 +155,7 @@ class _Selector:
     def _far_ends(self, site: Site, lookup) -> None:
         """The routers the site's lines land on, in the tree `lookup` reads (before or after)."""
         for line in site.uplinks:
-            parent = lookup(line.parent or site.parent)
+            parent = lookup(line.parent)
             if parent is None:
                 continue
             name = line.parent_device or (parent.devices[0].name if parent.devices else None)

@@ -23,7 +23,7 @@ STATE = ".render-state.json"
 VERSION = 1
 PACKAGE = Path(__file__).resolve().parent.parent
 # everything, besides the model and allocations, that a device's config is made from
-CODE = [PACKAGE / "templates", PACKAGE / "platforms", PACKAGE / "render"]
+CODE = [PACKAGE / "templates", PACKAGE / "platforms", PACKAGE / "render", PACKAGE / "ipam" / "conventions.py"]
 
 
 def inputs_digest(network: Network, secrets: Secrets) -> str:
@@ -34,7 +34,7 @@ def inputs_digest(network: Network, secrets: Secrets) -> str:
     shared.update(json.dumps(network.settings, sort_keys=True, default=str).encode())
     shared.update(repr(secrets).encode())  # only a digest of it is stored, beside configs that hold them
     for root in CODE:
-        for path in sorted(root.rglob("*")):
+        for path in [root] if root.is_file() else sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".j2", ".yml", ".py"):
                 shared.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
     return shared.hexdigest()

@@ -47,7 +47,8 @@ try:
     from network import ipam, zones
     from network.errors import JinbaoError
     from network.model import load
-    from network.render.context import RenderIndex, platform
+    from network.platforms import platform
+    from network.render.design import RenderIndex
 except ImportError as exc:  # pragma: no cover - shown by ansible-inventory
     IMPORT_ERROR: ImportError | None = exc
 else:
@@ -147,7 +148,7 @@ class InventoryModule(BaseInventoryPlugin):
         for site in network.sites.values():
             province = network.province_of(site)
             for server in site.hosts:
-                host = f"{site.slug}-{server.name}"
+                host = network.hostname(site, server.name)
                 addresses = allocations.hosts[f"{site.id}/{server.name}"]
                 groups = [
                     self._group(f"zone_{server.zone.replace('-', '_')}", "servers"),

@@ -9,12 +9,12 @@ Nothing here is typed twice: a Pulumi stack config only adds sizing and the clou
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from network import zones
 from network.errors import JinbaoError, Problem
+from network.ipam.conventions import gateway_of, ip_of
 from network.planned import planned
 
 INTERNET = "0.0.0.0/0"
@@ -83,7 +83,7 @@ def site_plan(env: str | Path, site_id: str) -> SitePlan:
     subnets = {h.zone: allocations.zones[f"{site.id}/{h.zone}"] for h in site.hosts}
     hosts = tuple(
         Host(
-            f"{site.slug}-{h.name}",
+            network.hostname(site, h.name),
             h.name,
             h.role,
             h.zone,
@@ -97,7 +97,7 @@ def site_plan(env: str | Path, site_id: str) -> SitePlan:
         site.id,
         site.tier,
         subnets,
-        {z: str(ipaddress.ip_network(c)[1]) for z, c in subnets.items()},
+        {z: ip_of(gateway_of(c)) for z, c in subnets.items()},
         hosts,
         rules,
         {z: policy.zones[z].kind for z in subnets},

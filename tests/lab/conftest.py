@@ -7,7 +7,6 @@ environment than inventories/lab.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import subprocess
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from network import zones
+from network import envstate, zones
+from network.ipam.conventions import gateway_of, ip_of
 from network.lab import runtime, topology
 from network.planned import planned
 
@@ -36,7 +36,7 @@ class Lab:
     def host(self, name: str):
         """testinfra host of a node, over SSH as Ansible reaches it, with sudo."""
         if name not in self._hosts:
-            ssh = runtime.state_dir(self.env) / "ssh"
+            ssh = envstate.ssh_dir(self.env)
             node = self.topology.nodes[name]
             self._hosts[name] = testinfra.get_host(
                 f"ssh://{self.user}@{node.management}",
@@ -59,8 +59,8 @@ class Lab:
         return self.allocations.devices[f"{node.site}/{node.device}"]["loopback"]
 
     def lan_address(self, node) -> str:
-        """The router's LAN address: the LAN's first host (network.render.context)."""
-        return str(ipaddress.ip_network(self.allocations.sites[node.site]["lan"])[1])
+        """The router's LAN address: the LAN's gateway (network.ipam.conventions)."""
+        return ip_of(gateway_of(self.allocations.sites[node.site]["lan"]))
 
     # --- what the WAN must carry (tests/lab/test_wan.py) ------------------------------
     def townships(self):
@@ -78,7 +78,7 @@ class Lab:
                 for attachment in router.attachments:  # unrouted zones (the DMZ) have no router leg
                     net = self.topology.networks[attachment.network]
                     if net.kind in ("zone", "uplink"):
-                        owners[str(ipaddress.ip_network(net.subnet)[1])] = router
+                        owners[ip_of(gateway_of(net.subnet))] = router
             if site.tier == "ministry":
                 owners[self.lan_address(router)] = router
         return owners

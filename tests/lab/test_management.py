@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from network.render.context import RenderIndex
+from network.render.design import RenderIndex
 from network.render.secrets import load_secrets
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from network.render.context import link_addresses
+from network.ipam.conventions import link_addresses
 
 PORT = 8479  # the test's own TCP listener; nothing else in the lab uses it
 # Documented in docs/lab.md: the township's own line going down is seen at once (link

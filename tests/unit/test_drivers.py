@@ -221,3 +221,19 @@ def test_frr_driver_says_its_safety_net_and_who_sees_its_timer():
     assert driver.safety_net(90) == "device commit-confirm (revert timer 90 s)"
     assert driver.pending_is_visible() is True
     assert driver.revert_deadline is None and driver.config_before_commit is None
+
+
+def test_lab_routers_log_in_with_the_key_lab_up_made(lab: Path) -> None:
+    """The drivers find the lab's key through network.envstate (the place lab up writes it), not the lab."""
+    from network import ipam
+    from network.drivers import targets
+    from network.model import load
+
+    network = load(lab, cache=False)
+    allocations = ipam.read(lab)
+    ssh = lab / ".lab" / "ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "id_ed25519").write_text("not a real key\n")
+    found = targets(lab, network, allocations, limit=["zhejiang-r1"])
+    assert [(t.hostname, t.username) for t in found] == [("zhejiang-r1", "jinbao")]
+    assert found[0].optional_args == {"key_file": str(ssh / "id_ed25519"), "known_hosts": str(ssh / "known_hosts")}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import GOLDEN, NATIONAL_PLAN, copy_inventory
 from golden import compare_text, compare_tree
 
@@ -69,3 +71,15 @@ def test_error_golden(case: str, tmp_path: Path) -> None:
         network = load(env, cache=False)
         ipam.allocate(network, ipam.read(env))
     compare_text("".join(f"{p}\n" for p in caught.value.problems), GOLDEN / "errors" / case / "expected.txt")
+
+
+CONTEXT_CASE = "multivendor"  # every tier, every vendor, a dual-homed township and a DC
+
+
+def test_render_context_golden(multivendor_contexts: dict[str, dict], tmp_path: Path) -> None:
+    """The routing design as data: each device's render context (device_context), as sorted
+    YAML under tests/golden/context/<case>/expected/, so a design change reads as a diff of values."""
+    for hostname, context in multivendor_contexts.items():
+        plain = json.loads(json.dumps(context))  # tuples as lists, as YAML has them
+        (tmp_path / f"{hostname}.yml").write_text(yaml.safe_dump(plain, sort_keys=True, allow_unicode=True))
+    compare_tree(tmp_path, GOLDEN / "context" / CONTEXT_CASE / "expected")

@@ -10,9 +10,10 @@ from conftest import LAB, copy_inventory, edit_sites
 
 from network import ipam, zones
 from network.errors import JinbaoError, LabError
+from network.ipam.conventions import link_addresses
 from network.lab import images, topology
 from network.model import load
-from network.render.context import link_addresses, platform
+from network.platforms import platform
 
 
 @pytest.fixture(scope="module")

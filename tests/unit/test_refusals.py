@@ -145,7 +145,7 @@ def test_every_rendered_ospf_cost_is_inside_the_platforms_range(tmp_path: Path) 
 def test_a_cache_written_under_older_rules_is_not_trusted(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """<env>/.cache keeps validated sites; after an upgrade, intent the new rules refuse must not pass from it."""
     edit_sites(lab, lambda sites: next(s for s in sites if s["id"] == "choucheng")["uplinks"][0].update(bandwidth=10))
-    loader = importlib.import_module("network.model.load")
+    loader = importlib.import_module("network.model.cache")
     refuse_numbers = schema.parse_bandwidth
     with monkeypatch.context() as before:  # jinbao as it was: a bare number was kbit/s
         before.setattr(schema, "parse_bandwidth", lambda v: v if isinstance(v, int) else refuse_numbers(v))

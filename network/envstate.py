@@ -1,0 +1,35 @@
+"""Local state kept beside an environment's inventory: ``inventories/<env>/.lab/`` (not in git).
+
+`jinbao lab up` makes the automation account's SSH key and pins the nodes' host keys there;
+`jinbao lab down` removes it. The drivers, Ansible (group_vars/managed/connection.yml) and
+the lab's tests read them from here, so that production code never imports the lab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def state_dir(env: Path) -> Path:
+    """Per-environment state (SSH key, known_hosts): made by lab up, removed by lab down."""
+    return Path(env) / ".lab"
+
+
+def ssh_dir(env: Path) -> Path:
+    return state_dir(env) / "ssh"
+
+
+@dataclass(frozen=True)
+class AutomationKey:
+    """The automation account's private key and the host keys it trusts (pinned, never learned)."""
+
+    key_file: Path
+    known_hosts: Path
+
+
+def automation_key(env: Path) -> AutomationKey | None:
+    """The key `jinbao lab up` made for this environment; None where there is none."""
+    directory = ssh_dir(env)
+    private = directory / "id_ed25519"
+    return AutomationKey(private, directory / "known_hosts") if private.exists() else None

@@ -1,0 +1,81 @@
+"""The per-file cache of validated sites under ``<env>/.cache``: a sites file that did not
+change since its last validation is not parsed again, and files that did are parsed over
+the CPU cores. A cached result is keyed by the file's bytes and CACHE_VERSION."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import pickle
+from pathlib import Path
+
+from network.fileio import write_cache
+from network.model.sitefiles import site_files, validate_file
+
+CACHE_VERSION = b"6"  # bump when validation changes: a cached result must not outlive its rules
+
+
+def _file_digest(path: Path, label: str) -> str:
+    return hashlib.sha256(CACHE_VERSION + label.encode() + path.read_bytes()).hexdigest()
+
+
+def _from_cache(cached: Path | None):
+    if cached is not None and cached.exists():
+        try:
+            return pickle.loads(cached.read_bytes())
+        except Exception:  # a stale or torn cache is just a miss
+            return None
+    return None
+
+
+def _to_cache(cached: Path | None, result) -> None:
+    if cached is None:
+        return
+    write_cache(cached, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _validate_job(job: tuple[Path, str, Path | None]):
+    return validate_file(*job)
+
+
+def validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tuple]]:
+    """(label, digest, result) per sites file, from the cache where the file is unchanged.
+
+    Files that need parsing are spread over the CPU cores when there are several
+    (the national inventory: one file per province).
+    """
+    jobs = []
+    for path in site_files(root):
+        label = str(path.relative_to(root))
+        file_digest = _file_digest(path, label)
+        cached = cache_dir / f"sites-{file_digest}.pickle" if cache_dir else None
+        jobs.append((path, label, file_digest, cached, _from_cache(cached)))
+    missing = [(path, label, cache_dir) for path, label, _d, _c, result in jobs if result is None]
+    fresh: dict[str, tuple] = {}
+    if len(missing) > 1 and (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods():
+        with mp.get_context("fork").Pool(min(os.cpu_count() or 1, len(missing))) as pool:
+            fresh = dict(zip((job[1] for job in missing), pool.map(_validate_job, missing), strict=True))
+    else:
+        fresh = {label: validate_file(path, label, memo_dir) for path, label, memo_dir in missing}
+    results = []
+    for _path, label, file_digest, cached, result in jobs:
+        if result is None:
+            result = fresh[label]
+            _to_cache(cached, result)
+        results.append((label, file_digest, result))
+    if cache_dir is not None and missing:
+        _prune_cache(cache_dir, {digest for _l, digest, _r in results})
+    return results
+
+
+def _prune_cache(cache_dir: Path, current: set[str]) -> None:
+    """Drop cached files of sites-file versions that neither the model nor the last plan refers to."""
+    keep = set(current)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        keep |= set(json.loads((cache_dir / "plan-state.json").read_text()).get("files", {}).values())
+    for cached in cache_dir.glob("sites-*.pickle"):
+        if cached.stem.removeprefix("sites-") not in keep:
+            cached.unlink(missing_ok=True)

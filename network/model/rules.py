@@ -1,0 +1,189 @@
+"""Rules that span sites: one root, parents one tier up, unique hostnames, lines that land.
+
+Checks only: the indexes the model is read by (Network.children) are built by load.
+"""
+
+from __future__ import annotations
+
+from network.errors import Problem
+from network.model.network import Network
+from network.model.schema import DC_PARENT_TIERS, TIERS, Site
+
+TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
+# (site tier, tier of the site a line lands on) allowed besides the parent, docs/routing.md:
+# "a township's backup may land on its county or its city". Nothing lands on a province or
+# the ministry except from the tier right below.
+LINE_ABOVE_PARENT = frozenset({("township", "city")})
+
+
+def check_tree(network: Network) -> list[Problem]:
+    """Rules that span sites: one root, parents one tier up, unique hostnames, lines that land."""
+    problems: list[Problem] = []
+    sites, files = network.sites, network.site_files
+
+    def bad(site: Site, field_name: str, message: str) -> None:
+        problems.append(Problem(files[site.id], network.path(site), field_name, message))
+
+    roots = [s for s in sites.values() if s.tier == "ministry"]
+    if len(roots) > 1:
+        for site in roots[1:]:
+            bad(site, "tier", f"a second ministry; '{roots[0].id}' is the root already")
+    in_loops = _check_parent_loops(network, bad)
+    slugs: dict[str, Site] = {}
+    for site in sites.values():
+        if site.slug in slugs:
+            bad(
+                site,
+                "slug",
+                f"'{site.slug}' is the slug of '{slugs[site.slug].id}' too; "
+                "hostnames are built from it, make it unique (e.g. add the county)",
+            )
+        slugs.setdefault(site.slug, site)
+        if site.id not in in_loops:
+            _check_parent(network, site, bad)
+        _check_devices(site, bad)
+    _check_hostnames(network, bad)
+    for site in sites.values():
+        if site.id not in in_loops:
+            _check_uplinks(network, site, bad)
+    return problems
+
+
+def _check_parent_loops(network: Network, bad) -> set[str]:
+    """Refuse parents that loop (a site its own ancestor); the ids in or under a loop are returned,
+    so that no rule which walks up the tree runs on them."""
+    sites = network.sites
+    done: dict[str, bool] = {}  # id -> its ancestry ends in a loop
+    order = {site_id: n for n, site_id in enumerate(sites)}
+    for start in sites:
+        chain: list[str] = []
+        on_walk: set[str] = set()
+        current: str | None = start
+        while current in sites and current not in done and current not in on_walk:
+            chain.append(current)
+            on_walk.add(current)
+            current = sites[current].parent
+        looped = current in on_walk or done.get(current or "", False)
+        if current in on_walk:
+            loop = chain[chain.index(current) :]
+            first = min(range(len(loop)), key=lambda n: order[loop[n]])
+            loop = loop[first:] + loop[:first]
+            site = sites[loop[0]]
+            bad(
+                site,
+                "parent",
+                f"'{site.parent}' makes a parent loop ({' -> '.join([*loop, loop[0]])}); "
+                "a site cannot be its own ancestor: give it the parent one tier up",
+            )
+        for site_id in chain:
+            done[site_id] = looped
+    return {site_id for site_id, looped in done.items() if looped}
+
+
+def _check_hostnames(network: Network, bad) -> None:
+    """Hostnames are made as <site slug>-<name> (Network.hostname): a city's router `dc-r1` and
+    the router `r1` of a site slugged `<city>-dc` would both be `<city>-dc-r1`, one config
+    silently overwriting the other. Unique across the environment, routers and servers alike."""
+    made: dict[str, tuple[Site, str, str]] = {}
+    for site in network.sites.values():
+        named = [("devices", n, d.name) for n, d in enumerate(site.devices)]
+        named += [("hosts", n, h.name) for n, h in enumerate(site.hosts)]
+        for kind, index, name in named:
+            hostname = network.hostname(site, name)
+            first = made.setdefault(hostname, (site, kind, name))
+            if first[0] is site and first[1:] == (kind, name):
+                continue  # the first of its name, or a name used twice in one list (_check_devices)
+            other, other_kind, other_name = first
+            if other is not site and other.slug == site.slug:
+                continue  # the duplicate slug is reported already
+            owner = "this site" if other is site else f"'{other.id}' ({network.path(other)})"
+            bad(
+                site,
+                f"{kind}[{index}].name",
+                f"'{name}' makes hostname '{hostname}', which {other_kind[:-1]} '{other_name}' of {owner} "
+                "has already; hostnames are <site slug>-<name> and must be unique: rename one",
+            )
+
+
+def _check_parent(network: Network, site: Site, bad) -> None:
+    if site.tier == "ministry":
+        if site.parent:
+            bad(site, "parent", "the ministry is the root and has no parent")
+        return
+    if not site.parent:
+        bad(site, "parent", "is required for every site below the ministry")
+        return
+    parent = network.sites.get(site.parent)
+    if parent is None:
+        bad(site, "parent", f"'{site.parent}' does not exist")
+        return
+    if site.tier == "datacenter":
+        if parent.tier not in DC_PARENT_TIERS:
+            bad(site, "parent", f"a data centre hangs under a {'/'.join(DC_PARENT_TIERS)}, not a {parent.tier}")
+    elif parent.tier == "datacenter" or TIER_RANK[parent.tier] != TIER_RANK[site.tier] - 1:
+        expected = TIERS[TIERS.index(site.tier) - 1]
+        bad(site, "parent", f"'{parent.id}' is a {parent.tier}; a {site.tier} hangs under a {expected}")
+
+
+def _check_devices(site: Site, bad) -> None:
+    if len(site.devices) == 1 and not site.hosts:  # nearly every site; nothing can be wrong
+        return
+    names = [d.name for d in site.devices]
+    for name in {n for n in names if names.count(n) > 1}:
+        bad(site, "devices", f"device name '{name}' is used twice")
+    if not site.devices:
+        bad(site, "devices", f"a {site.tier} site needs at least one router")
+    if site.hosts and site.tier != "datacenter":
+        bad(site, "hosts", "only data-centre sites (tier: datacenter) carry hosts")
+    host_names = [h.name for h in site.hosts]
+    for name in {n for n in host_names if host_names.count(n) > 1}:
+        bad(site, "hosts", f"host name '{name}' is used twice")
+
+
+def _check_uplinks(network: Network, site: Site, bad) -> None:
+    if site.tier == "ministry":
+        if site.uplinks:
+            bad(site, "uplinks", "the ministry has no uplink")
+        return
+    if not site.uplinks:
+        bad(site, "uplinks", "needs at least one line to its parent")
+        return
+    keys: set[str] = set()
+    for index, line in enumerate(site.uplinks):
+        where = f"uplinks[{index}]"
+        if line.key in keys:
+            bad(site, f"{where}.name", f"two lines are keyed '{line.key}'; give each a distinct name")
+        keys.add(line.key)
+        target = network.sites.get(line.parent or "")
+        if target is None:
+            if line.stated_parent:
+                bad(site, f"{where}.parent", f"'{line.stated_parent}' does not exist")
+            continue
+        _check_landing(network, site, index, line, target, bad)
+        _check_line_devices(site, line, target, where, bad)
+
+
+def _check_landing(network: Network, site: Site, index: int, line, target: Site, bad) -> None:
+    """A line lands on the site's parent; only a township's backup may land one tier higher."""
+    where = f"uplinks[{index}].parent"
+    if index == 0 and line.stated_parent and line.stated_parent != site.parent:
+        bad(site, where, f"the primary line must go to the site's parent '{site.parent}'")
+    elif target.id != site.parent and target not in network.ancestors(site):
+        bad(site, where, f"'{target.id}' is not above this site; lines run up the tree")
+    elif target.id != site.parent and (site.tier, target.tier) not in LINE_ABOVE_PARENT:
+        bad(
+            site,
+            where,
+            f"'{target.id}' is the {target.tier}; a line lands on the site's parent, and only a "
+            "township's backup may land one tier higher, on its city (docs/routing.md)",
+        )
+
+
+def _check_line_devices(site: Site, line, target: Site, where: str, bad) -> None:
+    """The routers a line names exist at its two ends."""
+    if site.devices and line.device and not site.device(line.device):
+        bad(site, f"{where}.device", f"'{line.device}' is not a device of this site")
+    if line.parent_device and not target.device(line.parent_device):
+        bad(site, f"{where}.parent_device", f"'{line.parent_device}' is not a device of '{target.id}'")
+    elif not target.devices:
+        bad(site, f"{where}.parent", f"'{target.id}' has no router to end the line on")
