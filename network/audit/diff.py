@@ -13,7 +13,7 @@ import re
 
 from hier_config import WorkflowRemediation
 
-from network.render.context import platform
+from network.platforms import platform
 from network.render.hier import parse
 
 FEATURES = ("interfaces", "routing", "aaa", "logging", "acls", "system")

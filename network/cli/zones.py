@@ -67,10 +67,13 @@ def zones_stale(
     as_json: JsonOpt = False,
 ) -> None:
     """Permits that matched nothing since a date: the periodic cleanup's list. Exit 1 if any."""
+    # here, not at the top: network.audit brings the device stack (about 1 s), see cli/devices.py
+    from network.audit.counters import stale, stale_usg
+
     with console.errors(as_json):
         policy = zones.load(env)
         text = counters.read_text()
-        found = zones.stale(text, since) if text.lstrip().startswith("{") else zones.stale_usg(text, since)
+        found = stale(text, since) if text.lstrip().startswith("{") else stale_usg(text, since)
     owners = {f.id: f.owner for f in policy.flows}
     for entry in found:
         entry["owner"] = owners.get(entry["flow"], "not in zones.yml")

@@ -25,6 +25,7 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
+from network.envstate import ssh_dir, state_dir
 from network.errors import LabError, Problem
 from network.lab import engine, images
 from network.lab.topology import PLUMBING, Node, Topology, sysctls
@@ -33,11 +34,6 @@ LABEL = "jinbao.lab"
 CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 LINK_BRIDGES = "jb+"  # iptables wildcard of the link bridges' names
 WIRE = (Path(__file__).resolve().parent / "wire.py").read_text()
-
-
-def state_dir(env: Path) -> Path:
-    """Per-environment lab state (SSH key, known_hosts): made by up, removed by down."""
-    return env / ".lab"
 
 
 def container_name(topo: Topology, node: str) -> str:
@@ -244,7 +240,7 @@ def _wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, ke
 
 
 def _ssh_key(env: Path) -> str:
-    directory = state_dir(env) / "ssh"
+    directory = ssh_dir(env)
     private = directory / "id_ed25519"
     if not private.exists():
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -383,7 +379,7 @@ def _grant_access(env: Path, client, topo: Topology, user: str, key: str, report
         if result["changes"]:
             report.wired[name] = result["changes"]
     known = "".join(f"{topo.nodes[n].management} {r['hostkey']}\n" for n, r in sorted(results.items()))
-    known_hosts = state_dir(env) / "ssh" / "known_hosts"
+    known_hosts = ssh_dir(env) / "known_hosts"
     if not known_hosts.exists() or known_hosts.read_text() != known:
         known_hosts.write_text(known)
     _wait_ssh(topo)

@@ -32,9 +32,11 @@ from typing import Any
 from network import zones
 from network.errors import LabError, Problem
 from network.ipam import Allocations
+from network.ipam.conventions import ip_of
 from network.ipam.pools import to_int, to_ip
 from network.model import Network
-from network.render.context import RenderIndex, device_context, ip_of
+from network.render.context import device_context
+from network.render.design import RenderIndex
 
 # Docker insists on a subnet for each network; the lab's links carry the model's own
 # addresses, which the routers configure themselves. So Docker is given throwaway subnets

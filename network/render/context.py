@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from network.ipam.conventions import gatekeeper_leg_of as gatekeeper_leg_of  # zones.py imports it from here still
 from network.ipam.conventions import gateway_of, ip_of, link_addresses
-from network.ipam.conventions import internet_edge_of as internet_edge_of  # zones.py imports it from here still
 from network.ipam.pools import to_int
 from network.model import Site
 from network.model.schema import format_bandwidth, ospf_cost
-from network.platforms import platform  # audit.py imports it from here still
+from network.platforms import platform
 from network.render.design import BACKBONE, RenderIndex, unplanned
 
 ZONE_VLAN_BASE = 100  # DC zone n is VLAN 100 + n

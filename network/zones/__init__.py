@@ -20,15 +20,14 @@ Addresses are never written here: a zone's subnet and its hosts come from alloca
 One module per job: schema (the specs), read (load zones.yml), checks (the rules above), paths
 (the layers a flow crosses), endpoints (the addresses of a flow end), compile (the one flow
 compiler: a flow in a DC → addresses, protocol, ports), and its consumers layers (a firewall
-layer's rules, rendered), acl (a host's own ACL); ferries (the gatekeepers), counters (stale
-permits from live counters). Pulumi's security groups (pulumi/jinbao_cloud/plan.py) are the
-compiler's third consumer. Callers import everything from `network.zones`.
+layer's rules, rendered), acl (a host's own ACL); ferries (the gatekeepers). Stale permits read
+from live counters are the audit's (network.audit.counters). Pulumi's security groups
+(pulumi/jinbao_cloud/plan.py) are the compiler's third consumer. Callers import everything from `network.zones`.
 """
 
 from network.zones.acl import admitted
 from network.zones.checks import overdue, unplaced_roles, validate
 from network.zones.compile import FlowRule, flows_to_rules
-from network.zones.counters import stale, stale_usg
 from network.zones.endpoints import endpoint_addresses, internet_edge_of, wan_addresses
 from network.zones.ferries import Ferry, FerryEnd, Gatekeeper, ferry_logins, gatekeepers
 from network.zones.layers import SUFFIX, Rule, compile_rules, render, render_all, zones_of
@@ -89,8 +88,6 @@ __all__ = [
     "overdue",
     "render",
     "render_all",
-    "stale",
-    "stale_usg",
     "unplaced_roles",
     "validate",
     "wan_addresses",

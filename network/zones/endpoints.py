@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 
 from network.errors import JinbaoError, Problem
+from network.ipam import conventions
+from network.ipam.conventions import gateway_of, ip_of
 from network.zones.schema import ANY, PolicySpec, zone_of
 
 
@@ -42,8 +44,6 @@ def wan_addresses(network, allocations) -> tuple[str, ...]:
     IPAM handed out, and the DC routers' own legs in the routed zones (the first address of
     each: what a DC router speaks from to a host of the zone, its syslog and NTP), collapsed
     (the pools are contiguous, so the list stays short)."""
-    from network.render.context import gateway_of
-
     nets = [ipaddress.ip_network(s["lan"]) for s in allocations.sites.values() if s.get("lan")]
     nets += [ipaddress.ip_network(link["subnet"]) for link in allocations.links.values()]
     nets += [ipaddress.ip_network(f"{d['loopback']}/32") for d in allocations.devices.values() if d.get("loopback")]
@@ -68,18 +68,14 @@ def endpoint_addresses(policy: PolicySpec, endpoint: str, dc: str, network, allo
 
 def internet_edge_of(dc: str, zone: str, subnet: str, allocations) -> str:
     """Where the internet meets a zone the WAN never routes (the DMZ): the address its edge
-    router holds there (render.context.internet_edge_of). An address a host holds is refused,
+    router holds there (ipam.conventions.internet_edge_of). An address a host holds is refused,
     naming the zone."""
-    from network.render.context import internet_edge_of as edge
-
     what = "the internet edge's address (second-last usable)"
-    return untaken(edge(subnet), what, dc, zone, subnet, allocations)
+    return untaken(conventions.internet_edge_of(subnet), what, dc, zone, subnet, allocations)
 
 
 def untaken(address: str, what: str, dc: str, zone: str, subnet: str, allocations) -> str:
     """`address` (with its prefix), unless the zone's router or a host of the DC holds it."""
-    from network.render.context import gateway_of, ip_of
-
     holders = {ip_of(gateway_of(subnet)): "the zone's router"} | {
         e["address"]: key for key, e in allocations.hosts.items() if key.startswith(f"{dc}/")
     }

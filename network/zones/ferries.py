@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from network.ipam.conventions import gatekeeper_leg_of
 from network.zones.endpoints import endpoint_hosts, untaken
 from network.zones.schema import ANY, FERRY_ACCOUNT, SPOOLS, FlowSpec, PolicySpec, zone_of
 
@@ -94,8 +95,6 @@ def gatekeepers(policy: PolicySpec, network, allocations) -> dict[str, Gatekeepe
     """The gatekeeper of each DC site where a `via: gatekeeper` flow has hosts at both ends: a
     leg in each zone its ferries touch, on the zone's last usable address, and what it ferries.
     An address some host or the zone's router already holds is refused, naming the zone."""
-    from network.render.context import gatekeeper_leg_of
-
     ferried = [f for f in policy.flows if f.via == "gatekeeper" and ANY not in (f.source, f.to)]
     found: dict[str, Gatekeeper] = {}
     for dc in network.sites:

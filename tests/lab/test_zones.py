@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from network import zones
+from network.audit.counters import stale
 
 DC = "zj-dc"
 # probed besides the declared services: ports nothing in zones.yml opens
@@ -334,7 +335,7 @@ def test_the_stale_rule_report_reads_a_live_firewall(lab, tmp_path):
     lab.host("zhejiang-r1").run_test(f"nc -z -w 3 {collector} 514")  # a router opens a log connection
     counters = tmp_path / "inner.json"
     counters.write_text(firewall.check_output("nft -j list table inet jinbao_zones"))
-    flows = {r["flow"] for r in zones.stale(counters.read_text(), "the reload")}
+    flows = {r["flow"] for r in stale(counters.read_text(), "the reload")}
     assert "F15" not in flows  # used since the reload
     assert {"F2", "F3", "F4"} <= flows  # nobody administered anything since
     assert flows <= {f.id for f in lab.policy.flows}

@@ -16,6 +16,7 @@ from conftest import GOLDEN, LAB, copy_inventory
 from golden import compare_tree
 
 from network import zones
+from network.audit.counters import stale, stale_usg
 from network.errors import ModelError
 from network.planned import planned
 
@@ -231,7 +232,7 @@ def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
     script = f"{NFT} -f - && {NFT} -j list table inet jinbao_zones"
     loaded = subprocess.run(["unshare", "--net", "sh", "-c", script], input=text, text=True, capture_output=True)
     assert loaded.returncode == 0, loaded.stderr
-    report = zones.stale(loaded.stdout, "2026-11-01")
+    report = stale(loaded.stdout, "2026-11-01")
     assert [r["flow"] for r in report] == ["F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10", "F15", "F16"]
     assert all(r["packets"] == 0 and r["since"] == "2026-11-01" for r in report)
     assert json.loads(loaded.stdout)["nftables"]  # real nft output, not a fixture
@@ -255,7 +256,7 @@ def test_stale_rules_on_a_usg_and_through_the_cli(env, tmp_path):
 
     from network.cli import app
 
-    assert [r["flow"] for r in zones.stale_usg(USG_RULES, "2026-11-01")] == ["F4", "F11"]
+    assert [r["flow"] for r in stale_usg(USG_RULES, "2026-11-01")] == ["F4", "F11"]
     counters = tmp_path / "usg.txt"
     counters.write_text(USG_RULES)
     result = CliRunner().invoke(app, ["zones", "stale", str(env), str(counters), "--since", "2026-11-01", "--json"])

@@ -1,5 +1,5 @@
-"""Stale permits read back from a live firewall's counters: the periodic cleanup's list. It
-reads device output, as the audit does (and may move next to it)."""
+"""Stale permits read back from a live firewall's counters: the periodic cleanup's list
+(`jinbao zones stale`). It reads device output, as the rest of the audit does."""
 
 from __future__ import annotations
 
