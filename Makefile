@@ -47,8 +47,9 @@ molecule: images  ## each role alone in a container (Molecule + testinfra)
 		(cd roles/$$role && PATH=$(abspath $(BIN)):$$PATH molecule test); \
 	done
 
-lint: setup  ## ruff, yamllint, ansible-lint (production profile)
+lint: setup  ## ruff, import-linter (the house's layers), yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
 	PATH=$(BIN):$$PATH $(BIN)/ansible-lint

@@ -8,28 +8,15 @@ file, and the run says which failed and why.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 from network.drivers import Target, open_driver
-from network.platforms import platform
-
-
-@cache
-def _rules(platform_name: str) -> list[tuple[re.Pattern, str]]:
-    return [(re.compile(p, re.MULTILINE), r) for p, r in platform(platform_name).get("scrub", [])]
-
-
-def scrub(platform_name: str, text: str) -> str:
-    for pattern, replacement in _rules(platform_name):
-        text = pattern.sub(replacement, text)
-    return text if text.endswith("\n") else text + "\n"
+from network.platforms import scrub
 
 
 @dataclass

@@ -16,8 +16,8 @@ from network import compliance, fleet
 from network import servers as server_check
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
-from network.backup import scrub
 from network.drivers import Target, open_driver
+from network.platforms import scrub
 from network.servers import HostDrift
 
 

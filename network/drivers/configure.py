@@ -29,7 +29,7 @@ import time
 
 from napalm.base.exceptions import CommitConfirmException, CommitError, MergeConfigException
 
-from network.platforms import platform
+from network.platforms import platform, scrub
 
 PROMPT = r"[<\[][^\r\n]*[>\]]\s*$"  # <host>, [host], [~host-view], [*host]
 UNCOMMITTED = r"\[Y\(yes\)/N\(no\)/C\(cancel\)\]:\s*$"  # VRP V8 leaving with uncommitted lines
@@ -39,7 +39,6 @@ def remediation(platform_name: str, running: str, intended: str, secrets_from: s
     """The commands, as typed, that take a device from `running` to `intended`."""
     from hier_config import WorkflowRemediation
 
-    from network.backup import scrub
     from network.render.hier import parse
 
     device_lines = [re.compile(p) for p in (platform(platform_name).get("push") or {}).get("device_lines", [])]
@@ -134,7 +133,6 @@ class ConfigSession:
     def compare_config(self) -> str:
         """The change as shown (push --check, --json, the apply's check): secrets scrubbed, as
         audit shows them; the candidate keeps the real lines to type."""
-        from network.backup import scrub
 
         shown = "\n".join(line for line in self._candidate or [] if line.strip() != "quit")
         return scrub(self.platform_name, shown).rstrip("\n") if shown else ""

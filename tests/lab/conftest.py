@@ -17,7 +17,7 @@ import testinfra
 
 from network import envstate, zones
 from network.ipam.conventions import gateway_of, ip_of
-from network.lab import runtime, topology
+from network.lab import access, runtime, topology
 from network.planned import planned
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ class Lab:
         self.network, self.allocations = planned(env)
         self.policy = zones.load_if_any(env, self.network)
         self.topology = topology.build(self.network, self.allocations, self.policy)
-        self.user = runtime.automation_user(env, self.network.settings)
+        self.user = access.automation_user(env, self.network.settings)
         self._hosts: dict[str, testinfra.host.Host] = {}
 
     def host(self, name: str):

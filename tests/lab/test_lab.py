@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from network.lab import engine, runtime
+from network.lab import engine, nodes, objects
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,9 +39,9 @@ def test_nodes_run_systemd_unprivileged(lab):
     client = engine.connect()
     assert client is not None
     for name in lab.topology.nodes:
-        attrs = client.containers.get(runtime.container_name(lab.topology, name)).attrs
+        attrs = client.containers.get(objects.container_name(lab.topology, name)).attrs
         assert attrs["HostConfig"]["Privileged"] is False, name
-        assert sorted(attrs["HostConfig"]["CapAdd"]) == sorted(runtime.CAPS), name
+        assert sorted(attrs["HostConfig"]["CapAdd"]) == sorted(nodes.CAPS), name
     for node in lab.topology.nodes.values():
         host = lab.host(node.name)
         assert host.process.get(pid=1).comm == "systemd", node.name
@@ -54,7 +54,7 @@ def test_this_machine_has_no_address_on_any_lab_link(lab):
     client = engine.connect()
     bridges = []
     for key, net in lab.topology.networks.items():
-        attrs = client.networks.get(runtime.network_name(lab.topology, key)).attrs
+        attrs = client.networks.get(objects.network_name(lab.topology, key)).attrs
         assert attrs["Internal"] is True, key
         if net.kind != "management":
             bridges.append(attrs["Options"]["com.docker.network.bridge.name"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from network.lab import engine, runtime
+from network.lab import engine, objects, runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 JINBAO = str(Path(sys.executable).parent / "jinbao")
@@ -28,7 +28,7 @@ def _jinbao(*args: str) -> dict:
 
 
 def _ours(client, name: str):
-    label = {"label": f"{runtime.LABEL}={name}"}
+    label = {"label": f"{objects.LABEL}={name}"}
     return client.containers.list(all=True, filters=label), client.networks.list(filters=label)
 
 
@@ -120,7 +120,7 @@ def test_a_node_docker_restarted_comes_back_as_the_model_says(lab):
     assert ospf_count or bgp_count
 
     client = engine.connect()
-    client.containers.get(runtime.container_name(lab.topology, router.name)).restart()
+    client.containers.get(objects.container_name(lab.topology, router.name)).restart()
     report = _jinbao("lab", "up", str(lab.env))
     assert report["changed"] is True and router.name in report["wired"]
     lab._hosts.pop(router.name)  # a new sshd: a new connection

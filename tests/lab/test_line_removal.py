@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, Lab
 
 from network.audit import drift
-from network.backup import scrub
+from network.platforms import scrub
 from network.render import Renderer, load_secrets
 
 JINBAO = str(Path(sys.executable).parent / "jinbao")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from napalm.base.exceptions import CommitError
 
-from network.backup import scrub
 from network.drivers.frr import FrrDriver, _diff_from_reload
+from network.platforms import scrub
 
 GOLDEN_CONFIGS = Path(__file__).resolve().parents[1] / "golden" / "render" / "multivendor" / "expected" / "configs"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from network import audit, compliance
-from network.backup import scrub
 from network.drivers import Target, open_driver
+from network.platforms import scrub
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from replay.server import Device
