@@ -9,6 +9,7 @@ from pathlib import Path
 import docker
 
 from network.errors import LabError
+from network.ipam.conventions import ip_of
 from network.lab.objects import LABEL, Report, container_name, network_name
 from network.lab.topology import PLUMBING, Node, Topology, sysctls
 
@@ -104,7 +105,7 @@ def wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, key
     spec = {
         "links": links,
         "management": next(a.ifname for a in node.attachments if a.network == "mgmt"),
-        "management_address": node.management.split("/")[0],
+        "management_address": ip_of(node.management),
         "plumbing": PLUMBING,
         "addresses": {a.ifname: a.address for a in node.attachments if a.address},
         "gateway": node.gateway,

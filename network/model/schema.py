@@ -163,7 +163,7 @@ class Uplink(NamedTuple):
     device: str | None
     parent_device: str | None
     circuit_id: str | None
-    stated_parent: str | None  # the parent as written in sites.yml (None: the site's); for load's checks
+    stated_parent: str | None = None  # the parent as written in sites.yml (None: the site's); for load's checks
 
     @property
     def key(self) -> str:

@@ -20,10 +20,12 @@ from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, Stric
 from network.errors import JinbaoError, Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
+from network.ipam.conventions import ip_of
 from network.model import Network, Site
 from network.platforms import platform
 from network.render import state
-from network.render.context import RenderIndex, device_context
+from network.render.context import device_context
+from network.render.design import RenderIndex
 from network.render.secrets import Secrets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -63,7 +65,7 @@ def environment() -> Environment:
         bytecode_cache=FileSystemBytecodeCache(),  # a private temp dir: saves compiling on every run
     )
     env.filters.update(
-        ip=lambda a: a.split("/", 1)[0],
+        ip=ip_of,
         prefixlen=lambda a: int(a.split("/", 1)[1]) if "/" in a else 32,
         netmask=_netmask,
         wildcard=_wildcard,

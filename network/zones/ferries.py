@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from network.ipam.conventions import gatekeeper_leg_of
+from network.ipam.conventions import gatekeeper_leg_of, ip_of
 from network.zones.endpoints import endpoint_hosts, untaken
 from network.zones.schema import ANY, FERRY_ACCOUNT, SPOOLS, FlowSpec, PolicySpec, zone_of
 
@@ -51,7 +51,7 @@ class Gatekeeper:
     ferries: tuple[Ferry, ...]
 
     def leg_towards(self, zone: str) -> str:
-        return self.legs[zone].split("/", 1)[0]
+        return ip_of(self.legs[zone])
 
     def ends(self) -> list[dict]:
         """Each host the gatekeeper logs in to: its address, the leg it is reached from, and the

@@ -50,7 +50,7 @@ def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str)
 
 def zones_of(policy: PolicySpec, layer: str, dc: str, allocations) -> dict[str, str | None]:
     """The zones one layer separates in a DC, with their subnets (None: the internet)."""
-    spec = next(x for x in policy.layers if x.name == layer)
+    spec = _layer(policy, layer)
     return {
         z: (None if policy.zones[z].kind == "internet" else allocations.zones.get(f"{dc}/{z}"))
         for z in spec.zones

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from network.audit import drift
-from network.backup import scrub
 from network.planned import planned
+from network.platforms import scrub
 from network.render import Renderer, load_secrets
 
 HOSTNAME = "fotang-r1"
