@@ -38,16 +38,31 @@ def zones_render(
             help="Every layer in this syntax (nftables: the lab's firewalls); default build/zones/<env>/<vendor>.",
         ),
     ] = None,
+    lab: Annotated[
+        bool,
+        typer.Option(
+            "--lab",
+            help="The lab's firewalls: every layer as nftables, with what the lab's hub asks of it "
+            "(docs/lab.md); default build/zones/<env>/lab.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Compile zones.yml into each DC's firewall layers: nftables (.nft) or Huawei USG (.cfg)."""
     with console.errors(as_json):
         if vendor is not None and vendor not in zones.SUFFIX:
             raise JinbaoError(Problem("command line", "", "--vendor", f"is {vendor}; one of {', '.join(zones.SUFFIX)}"))
+        if lab and vendor is not None:
+            raise JinbaoError(Problem("command line", "", "--lab", "renders nftables itself: leave out --vendor"))
         policy = zones.load(env)
         network, allocations = planned(env)
-        files = zones.render_all(policy, network, allocations, vendor)
-    target = out_dir or Path("build") / "zones" / network.name / (vendor or "")
+        if lab:
+            from network.lab import firewalls, topology
+
+            files = firewalls.rulesets(topology.build(network, allocations, policy), policy, network, allocations)
+        else:
+            files = zones.render_all(policy, network, allocations, vendor)
+    target = out_dir or Path("build") / "zones" / network.name / ("lab" if lab else vendor or "")
     target.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (target / name).write_text(text)

@@ -7,11 +7,14 @@ config the lab runs is the config production gets. Every node also joins the
 out-of-band management network on eth0 with its management address from IPAM.
 
 The zone firewalls of zones.yml stand in the DCs as transparent bridges, the way they are
-often deployed: each routed zone other than the one the WAN enters (kind `internal`) is
-guarded by the first layer that lists it. Its hosts keep their segment (`zone:`), the
-border router's leg moves to the firewall's other side (`uplink:`), and the firewall of that
-layer bridges the two (o-<zone> towards the router, i-<zone> towards the hosts), filtering
-what crosses with the layer's rules. Addresses and routing stay exactly as rendered.
+often deployed: each routed zone is guarded by the first layer that lists it. Its hosts keep
+their segment (`zone:`), the border router's leg moves to the firewall's other side
+(`uplink:`), and the firewall of that layer bridges the two (o-<zone> towards the router,
+i-<zone> towards the hosts), filtering what crosses with the layer's rules. Addresses and
+routing stay exactly as rendered. The border router is the lab's hub: the WAN enters there,
+so the zone it enters by in production (kind `internal`, between the inner and the outer
+layer) is guarded too, by the first layer listing it, with the permits of every layer that
+touches it (network/lab/firewalls.py).
 
 A zone the WAN never routes (the DMZ) is reached from the internet instead. When the layer
 that lists it also lists the internet, its firewall bridges the zone's segment to an
@@ -120,15 +123,15 @@ def _lab_platform_check(network: Network) -> None:
         raise LabError(problems)
 
 
-def _guards(policy, zones: list[str]) -> dict[str, str]:
+def guards(policy, zones: list[str]) -> dict[str, str]:
     """Zone → the layer whose firewall guards it, for the routed zones of one DC."""
     if policy is None:
         return {}
     found = {}
     for zone in zones:
         spec = policy.zones.get(zone)
-        if spec is None or spec.kind == "internal":
-            continue  # the WAN enters here: the hub the firewalls hang between
+        if spec is None:
+            continue
         layer = next((x for x in policy.layers if zone in x.zones), None)
         if layer is not None:
             found[zone] = layer.name
@@ -213,16 +216,16 @@ def _add_routers(draft: _Draft) -> None:
     for site, device in draft.network.iter_devices():
         ctx = device_context(index, site, device)
         attachments = _router_attachments(draft, site, ctx)
-        guards = _guards(draft.policy, [i["zone"] for i in ctx["interfaces"] if i["kind"] == "zone"])
+        guarded = guards(draft.policy, [i["zone"] for i in ctx["interfaces"] if i["kind"] == "zone"])
         for n, attachment in enumerate(attachments):
             zone = attachment.network.split("/", 1)[1] if attachment.network.startswith("zone:") else None
-            if zone in guards:
+            if zone in guarded:
                 uplink = f"uplink:{site.id}/{zone}"
                 draft.nets[uplink] = Net(
                     uplink, "uplink", draft.nets[attachment.network].subnet, f"zone {zone} of {site.id}, router side"
                 )
                 attachments[n] = Attachment(uplink, attachment.ifname)
-                draft.firewalls.setdefault((site.id, guards[zone]), []).append(zone)
+                draft.firewalls.setdefault((site.id, guarded[zone]), []).append(zone)
         hostname = ctx["hostname"]
         draft.nodes[hostname] = Node(
             hostname, "router", site.id, ip_of(ctx["management"]["address"]), tuple(attachments), device=device.name

@@ -58,13 +58,15 @@ def zones_of(policy: PolicySpec, layer: str, dc: str, allocations) -> dict[str, 
     }
 
 
-def render(policy: PolicySpec, network, allocations, dc: str, layer: str, vendor: str | None = None) -> str:
+def render(
+    policy: PolicySpec, network, allocations, dc: str, layer: str, vendor: str | None = None, extra: tuple = ()
+) -> str:
     """The layer's configuration in its vendor's syntax (`vendor`: another one, e.g. the lab
-    runs every layer as nftables)."""
+    runs every layer as nftables; `extra`: permits of other layers it also carries there)."""
     from network.render.engine import environment
 
     spec = _layer(policy, layer)
-    rules = compile_rules(policy, network, allocations, dc, layer)
+    rules = [*compile_rules(policy, network, allocations, dc, layer), *extra]
     used = sorted({f.service for f in policy.flows if f.service != ANY and f.id in {r.flow for r in rules}})
     template = environment().get_template(f"{vendor or spec.vendor}/zones.j2")
     return template.render(

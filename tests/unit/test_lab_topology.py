@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import LAB, copy_inventory, edit_sites
 from network import ipam, zones
 from network.errors import JinbaoError, LabError
 from network.ipam.conventions import link_addresses
-from network.lab import images, topology
+from network.lab import firewalls, images, topology
 from network.model import load
 from network.platforms import platform
 
@@ -134,14 +135,14 @@ def zoned():
     return network, allocations, policy, topology.build(network, allocations, policy)
 
 
-def test_every_routed_zone_but_the_hub_is_bridged_by_the_first_layer_that_lists_it(zoned):
+def test_every_routed_zone_is_bridged_by_the_first_layer_that_lists_it(zoned):
     network, allocations, policy, lab = zoned
     firewalls = {n.name: n for n in lab.nodes.values() if n.kind == "firewall"}
     assert set(firewalls) == {"zj-dc-fw-inner", "zj-dc-fw-outer", "zj-dc-fw-edge", "zj-dr-fw-inner"}
     guarded = {(fw.site, zone): fw for fw in firewalls.values() for zone, _, _ in fw.bridges}
     assert sorted(guarded) == [
-        ("zj-dc", "core-db"), ("zj-dc", "dmz"), ("zj-dc", "external"), ("zj-dc", "ops"), ("zj-dc", "partner"),
-        ("zj-dr", "core-db"),
+        ("zj-dc", "core-db"), ("zj-dc", "dmz"), ("zj-dc", "external"), ("zj-dc", "internal"), ("zj-dc", "ops"),
+        ("zj-dc", "partner"), ("zj-dr", "core-db"), ("zj-dr", "internal"),
     ]  # fmt: skip
     for (site, zone), fw in guarded.items():
         if zone == "dmz":
@@ -153,10 +154,25 @@ def test_every_routed_zone_but_the_hub_is_bridged_by_the_first_layer_that_lists_
         uplink = {n.name: a.ifname for n, a in lab.members(f"uplink:{site}/{zone}")}
         assert members[fw.name] == f"i-{zone}" and uplink[fw.name] == f"o-{zone}"
         assert [n for n in uplink if lab.nodes[n].kind == "router"] == [network.hostname(network.sites[site], "r1")]
-        assert all(lab.nodes[n].kind in ("server", "firewall") for n in members), members
+        assert all(lab.nodes[n].kind in ("server", "firewall", "gatekeeper") for n in members), members
         assert lab.networks[f"uplink:{site}/{zone}"].subnet == allocations.zones[f"{site}/{zone}"]
-    # the hub (the internal zone, where the WAN enters) stays on the router
-    assert any(lab.nodes[n].kind == "router" for n in (m.name for m, _ in lab.members("zone:zj-dc/internal")))
+    # the zone the WAN enters by (internal) is guarded too: no router on its hosts' segment
+    assert not any(lab.nodes[n].kind == "router" for n in (m.name for m, _ in lab.members("zone:zj-dc/internal")))
+
+
+def test_the_firewall_guarding_the_hub_zone_carries_the_other_layers_permits_into_it(zoned):
+    network, allocations, policy, lab = zoned
+    rulesets = firewalls.rulesets(lab, policy, network, allocations)
+    assert sorted(rulesets) == ["zj-dc-edge.nft", "zj-dc-inner.nft", "zj-dc-outer.nft", "zj-dr-inner.nft"]
+    flows = {name: re.findall(r'comment "(F\d+) ', text) for name, text in rulesets.items()}
+    # the inner firewall bridges `internal`: the outer layer's F11 (external -> the middleware)
+    # crosses it there, and only once; F4 (ops -> external) is the inner layer's own already
+    assert flows["zj-dc-inner.nft"].count("F11") == 1 and flows["zj-dc-inner.nft"].count("F4") == 1
+    assert "F11" not in [r.flow for r in zones.compile_rules(policy, network, allocations, "zj-dc", "inner")]
+    # the other firewalls guard no zone another layer reaches: production's rulesets
+    for name in ("zj-dc-outer", "zj-dc-edge"):
+        site, layer = name.rsplit("-", 1)
+        assert rulesets[f"{name}.nft"] == zones.render(policy, network, allocations, site, layer, "nftables")
 
 
 def test_firewalls_change_no_address_or_gateway(topo, zoned):
