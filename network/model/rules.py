@@ -46,7 +46,29 @@ def check_tree(network: Network) -> list[Problem]:
     for site in sites.values():
         if site.id not in in_loops:
             _check_uplinks(network, site, bad)
+    problems += _check_business_site(network)
     return problems
+
+
+def _check_business_site(network: Network) -> list[Problem]:
+    """group_vars' jinbao_business_site: a DC with a host for each service name."""
+    site_id = network.policy.business_site
+    if site_id is None:
+        return []
+    site = network.sites.get(site_id)
+    if site is None or site.tier != "datacenter":
+        return [Problem("group_vars/all", "", "jinbao_business_site", f"is {site_id}; no datacenter site has that id")]
+    roles = {h.role for h in site.hosts}
+    return [
+        Problem(
+            network.site_files[site.id],
+            network.path(site),
+            "hosts",
+            f"has no host of role {role}, which jinbao_service_names' `{name}` points at",
+        )
+        for name, role in network.policy.service_names.items()
+        if role not in roles
+    ]
 
 
 def _check_parent_loops(network: Network, bad) -> set[str]:

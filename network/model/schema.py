@@ -98,7 +98,7 @@ class HostSpec(Strict):
     name: Slug
     role: str = Field(min_length=1)
     zone: Slug
-    provides: tuple[Literal["syslog", "ntp", "tacacs", "snmp-manager"], ...] = ()
+    provides: tuple[Literal["syslog", "ntp", "dns", "tacacs", "snmp-manager"], ...] = ()
 
 
 class SiteSpec(Strict):

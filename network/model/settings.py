@@ -6,9 +6,10 @@ playbooks read the very same facts; secrets live in ``group_vars/all/vault.yml``
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from network.model.schema import Strict
 
@@ -45,6 +46,26 @@ class Settings(Strict):
     # Zones reached only through the gatekeeper (the internet-facing declaration DMZ): the WAN
     # never routes to them, so no router gets an interface in them.
     unrouted_zones: tuple[str, ...] = ("dmz",)
+    # The business system (docs/business.md): the DC that runs it, its service names (a DNS
+    # zone per province: the playbooks and the application use names, never addresses), its
+    # database and the named maintenance accounts, the middleware's port, backup retention.
+    business_site: str | None = None
+    service_zone: str = "{{ jinbao_province }}.{{ jinbao_domain }}"
+    service_names: dict[Literal["db", "app", "web"], str] = Field(
+        default_factory=lambda: {"db": "database", "app": "middleware", "web": "web"}
+    )
+    db_name: str = Field(default="pension", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    db_maintainers: tuple[str, ...] = ()
+    app_port: int = Field(default=7001, ge=1, le=65_535)
+    backup_retention_full: int = Field(default=2, ge=1, le=52)
+
+    @field_validator("db_maintainers")
+    @classmethod
+    def _accounts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in names if not re.fullmatch(r"[a-z][a-z0-9_]{1,62}", n)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: a PostgreSQL account is [a-z][a-z0-9_]")
+        return names
 
 
 def settings_from_vars(variables: dict) -> dict:

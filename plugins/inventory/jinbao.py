@@ -5,6 +5,8 @@ Every address comes from IPAM (allocations.yml); nothing is typed twice.
 
 from __future__ import annotations
 
+import ipaddress
+
 DOCUMENTATION = r"""
 name: jinbao
 short_description: jinbao-net source of truth (sites.yml + allocations.yml) as an inventory
@@ -176,6 +178,13 @@ class InventoryModule(BaseInventoryPlugin):
                     if policy
                     else [],
                     "jinbao_ferry_ends": ferries.get(host, []),
+                    "jinbao_dns": _name_servers(network, allocations, index, policy, site, server),
+                    # a name server's records: the service names of the DC that runs the business system
+                    **(
+                        {"jinbao_service_records": _service_records(network, allocations)}
+                        if "dns" in server.provides
+                        else {}
+                    ),
                     **_plane(index, site),
                 }
                 for key, value in variables.items():
@@ -229,13 +238,51 @@ class InventoryModule(BaseInventoryPlugin):
             self.inventory.set_variable(node.name, key, value)
 
 
+def _service_records(network, allocations) -> dict[str, str]:
+    """db, app, web -> the address of the business site's host of the role each names."""
+    site = network.sites.get(network.policy.business_site or "")
+    if site is None:
+        return {}
+    by_role = {}
+    for host in site.hosts:
+        by_role.setdefault(host.role, allocations.hosts[f"{site.id}/{host.name}"]["address"])
+    return {name: by_role[role] for name, role in network.policy.service_names.items() if role in by_role}
+
+
+def _name_servers(network, allocations, index, policy, site, server) -> list[str]:
+    """The nearest DC's name servers a server may ask: those of its own zone, and those zones.yml
+    lets its address reach on dns (a DMZ host asks none). Routers resolve nothing."""
+    address = ipaddress.ip_address(allocations.hosts[f"{site.id}/{server.name}"]["address"])
+    found = []
+    for candidate in index.service_hosts(site, "dns"):
+        owner, host = next(
+            (s, h)
+            for s in network.sites.values()
+            for h in s.hosts
+            if allocations.hosts.get(f"{s.id}/{h.name}", {}).get("address") == candidate
+        )
+        if (owner.id, host.zone) == (site.id, server.zone) or (
+            policy
+            and any(
+                address in ipaddress.ip_network(cidr)
+                for cidr in zones.admitted(policy, "dns", owner.id, host.zone, host.role, network, allocations)
+            )
+        ):
+            found.append(candidate)
+    return found
+
+
 def _plane(index, site) -> dict:
     """jinbao_syslog, jinbao_ntp, jinbao_snmp_managers, jinbao_management_network: the same
-    values a router's rendered config carries (RenderIndex.management_plane)."""
+    values a router's rendered config carries (RenderIndex.management_plane); jinbao_province,
+    whose service names (db, app, web) a node resolves (group_vars' jinbao_service_zone is
+    made of it)."""
     plane = index.management_plane(site)
+    province = index.network.province_of(site)
     return {
         "jinbao_syslog": plane["syslog"],
         "jinbao_ntp": plane["ntp"],
         "jinbao_snmp_managers": plane["managers"],
         "jinbao_management_network": plane["network"],
+        "jinbao_province": province.slug if province else "national",
     }

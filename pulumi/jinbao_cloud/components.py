@@ -123,23 +123,22 @@ class DataCenter(pulumi.ComponentResource):
                 opts=child,
             )
             self.instances[host.hostname] = instance
-            if host.role == "database":
-                for purpose in ("database", "backup"):
-                    spec = sizing.volumes.get(purpose)
-                    if not spec:
-                        raise ValueError(f"{plan.site}: no `volumes.{purpose}` in the stack config")
-                    volume = openstack.blockstorage.Volume(
-                        f"{name}-{host.name}-{purpose}",
-                        name=f"{host.hostname}-{purpose}",
-                        size=int(spec["size"]),
-                        volume_type=spec["type"],
-                        metadata={"jinbao_role": "database", "jinbao_purpose": purpose},
-                        opts=child,
-                    )
-                    openstack.compute.VolumeAttach(
-                        f"{name}-{host.name}-{purpose}", instance_id=instance.id, volume_id=volume.id, opts=child
-                    )
-                    self.volumes.append(volume)
+            for purpose in _volumes_of(host.role, {h.role for h in plan.hosts}):
+                spec = sizing.volumes.get(purpose)
+                if not spec:
+                    raise ValueError(f"{plan.site}: no `volumes.{purpose}` in the stack config")
+                volume = openstack.blockstorage.Volume(
+                    f"{name}-{host.name}-{purpose}",
+                    name=f"{host.hostname}-{purpose}",
+                    size=int(spec["size"]),
+                    volume_type=spec["type"],
+                    metadata={"jinbao_role": host.role, "jinbao_purpose": purpose},
+                    opts=child,
+                )
+                openstack.compute.VolumeAttach(
+                    f"{name}-{host.name}-{purpose}", instance_id=instance.id, volume_id=volume.id, opts=child
+                )
+                self.volumes.append(volume)
             if plan.kinds[host.zone] == "dmz" and host.role == "declaration-web":
                 self.floating_ips.append(
                     openstack.networking.FloatingIp(
@@ -156,3 +155,11 @@ class DataCenter(pulumi.ComponentResource):
 def _zone_of_group(group: str, plan: SitePlan) -> str:
     """`<zone>-<role>` → zone (zones and roles may both contain hyphens: match the zones)."""
     return max((z for z in plan.zones if group.startswith(f"{z}-")), key=len)
+
+
+def _volumes_of(role: str, roles: set[str]) -> tuple[str, ...]:
+    """The encrypted volumes a host of `role` gets: the database its data, and the backups on
+    the site's backup host (pgBackRest's repository) or, where there is none, beside the data."""
+    if role == "database":
+        return ("database",) if "backup" in roles else ("database", "backup")
+    return ("backup",) if role == "backup" else ()

@@ -201,7 +201,9 @@ def test_instances_are_sized_per_role_and_database_volumes_are_encrypted(recorde
     flavors = {i["inputs"]["name"]: i["inputs"]["flavorName"] for i in instances}
     assert flavors["zj-dc-db1"] == "m1.xlarge" and flavors["zj-dc-web1"] == "m1.medium"
     volumes = recorder.of("openstack:blockstorage/volume:Volume")
-    assert sorted(v["inputs"]["name"] for v in volumes) == ["zj-dc-db1-backup", "zj-dc-db1-database"]
+    # the backups on the backup host (pgBackRest's repository), the data beside the database
+    assert sorted(v["inputs"]["name"] for v in volumes) == ["zj-dc-bak1-backup", "zj-dc-db1-database"]
+    assert flavors["zj-dc-bak1"] == "m1.large"
     assert {v["inputs"]["volumeType"] for v in volumes} == {"encrypted-luks"}
     assert len(recorder.of("openstack:compute/volumeAttach:VolumeAttach")) == 2
     fips = recorder.of("openstack:networking/floatingIp:FloatingIp")

@@ -34,11 +34,20 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
         assert hostvars[host]["jinbao_loopback"] == addresses["loopback"]
     assert hostvars["zj-dc-ops1"]["jinbao_address"] == allocations.hosts["zj-dc/ops1"]["address"]
     assert "zj-dc-db1" in data["zone_core_db"]["hosts"]
-    # in-band SSH is admitted from what zones.yml sends: the operations host, nothing else
-    console = f"{allocations.hosts['zj-dc/ops1']['address']}/32"
-    assert hostvars["zj-dc-db1"]["jinbao_ssh_sources"] == [console]
+    # in-band SSH is admitted from what zones.yml sends: the operations host and the backup
+    # host to the database (F2, F20), the database to the backup host (F21), nothing else
+    console, backup, database = (f"{allocations.hosts[f'zj-dc/{h}']['address']}/32" for h in ("ops1", "bak1", "db1"))
+    assert hostvars["zj-dc-db1"]["jinbao_ssh_sources"] == [console, backup]
+    assert hostvars["zj-dc-bak1"]["jinbao_ssh_sources"] == [database]
     assert hostvars["zj-dc-ops1"]["jinbao_ssh_sources"] == []
     assert "jinbao_ssh_sources" not in hostvars["zhejiang-r1"]
+    # the DC's name server, for the hosts zones.yml lets ask it (dns: F22-F24); routers and
+    # the unrouted DMZ ask none
+    assert hostvars["zj-dc-app1"]["jinbao_dns"] == [allocations.hosts["zj-dc/ops1"]["address"]]
+    assert hostvars["zj-dc-bak1"]["jinbao_dns"] == [allocations.hosts["zj-dc/ops1"]["address"]]
+    assert hostvars["zj-dc-decl1"]["jinbao_dns"] == []
+    assert "jinbao_dns" not in hostvars["zhejiang-r1"]
+    assert hostvars["zj-dc-db1"]["jinbao_province"] == "zhejiang"
 
 
 def test_graph_shows_the_tiers(lab: Path) -> None:

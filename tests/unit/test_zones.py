@@ -233,7 +233,9 @@ def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
     loaded = subprocess.run(["unshare", "--net", "sh", "-c", script], input=text, text=True, capture_output=True)
     assert loaded.returncode == 0, loaded.stderr
     report = stale(loaded.stdout, "2026-11-01")
-    assert [r["flow"] for r in report] == ["F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10", "F15", "F16"]
+    assert [r["flow"] for r in report] == [
+        "F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10", "F15", "F16", "F18", "F19", "F20", "F21", "F22", "F23", "F24",
+    ]  # fmt: skip
     assert all(r["packets"] == 0 and r["since"] == "2026-11-01" for r in report)
     assert json.loads(loaded.stdout)["nftables"]  # real nft output, not a fixture
 
@@ -293,9 +295,10 @@ def test_a_hosts_own_acl_admits_ssh_from_exactly_the_flows_sources(env):
     policy = zones.load(env)
     network, allocations = planned(env)
     console = f"{allocations.hosts['zj-dc/ops1']['address']}/32"
-    assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (console,)
+    backup = f"{allocations.hosts['zj-dc/bak1']['address']}/32"  # pgBackRest (F20)
+    assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (console, backup)
     assert zones.admitted(policy, "ssh", "zj-dc", "ops", "ops", network, allocations) == ()
     assert zones.admitted(policy, "ssh", "zj-dr", "core-db", "database", network, allocations) == ()  # no console there
     edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal", "core-db/database", "ssh")))
     widened = zones.admitted(zones.load(env), "ssh", "zj-dc", "core-db", "database", network, allocations)
-    assert sorted(widened) == sorted([console, allocations.zones["zj-dc/internal"]])
+    assert sorted(widened) == sorted([console, backup, allocations.zones["zj-dc/internal"]])
