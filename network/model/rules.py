@@ -59,14 +59,11 @@ def _check_business_site(network: Network) -> list[Problem]:
     if site is None or site.tier != "datacenter":
         return [Problem("group_vars/all", "", "jinbao_business_site", f"is {site_id}; no datacenter site has that id")]
     roles = {h.role for h in site.hosts}
+    needed = {role: f"jinbao_service_names' `{name}` points at" for name, role in network.policy.service_names.items()}
+    needed.setdefault("backup", "the database's WAL and backups go to (pgBackRest's repository)")
     return [
-        Problem(
-            network.site_files[site.id],
-            network.path(site),
-            "hosts",
-            f"has no host of role {role}, which jinbao_service_names' `{name}` points at",
-        )
-        for name, role in network.policy.service_names.items()
+        Problem(network.site_files[site.id], network.path(site), "hosts", f"has no host of role {role}, which {why}")
+        for role, why in needed.items()
         if role not in roles
     ]
 

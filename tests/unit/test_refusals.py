@@ -155,3 +155,21 @@ def test_a_cache_written_under_older_rules_is_not_trusted(lab: Path, monkeypatch
         assert list((lab / ".cache").glob("memo-*")) and list((lab / ".cache").glob("sites-*"))
     with pytest.raises(ModelError, match="has no unit"):
         load(lab)
+
+
+def test_the_business_site_must_be_a_dc_with_each_service_and_a_backup_host(lab: Path) -> None:
+    settings = lab / "group_vars" / "all" / "business.yml"
+    text = settings.read_text()
+    settings.write_text(text.replace("jinbao_business_site: zj-dc", "jinbao_business_site: zj-dx"))
+    result = run("validate", lab)
+    assert result.exit_code == 2 and "jinbao_business_site" in result.output and "zj-dx" in result.output
+    settings.write_text(text)
+
+    def no_backup_host(sites: list) -> None:
+        dc = next(s for s in sites if s["id"] == "zj-dc")
+        dc["hosts"] = [h for h in dc["hosts"] if h["role"] != "backup"]
+
+    edit_sites(lab, no_backup_host)
+    result = run("validate", lab)
+    assert result.exit_code == 2, result.output
+    assert "sites.yml" in result.output and "hosts" in result.output and "role backup" in result.output
