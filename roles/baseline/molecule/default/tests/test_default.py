@@ -46,6 +46,12 @@ def test_logs_are_forwarded_and_time_comes_from_the_dc(host):
     assert not host.file("/etc/chrony/chrony.conf").contains("^pool ")
 
 
+def test_the_resolver_asks_the_dcs_name_server(host):
+    lines = [line for line in host.file("/etc/resolv.conf").content_string.splitlines() if not line.startswith("#")]
+    assert lines == ["search zhejiang.lab.jinbao.internal", "nameserver 10.5.2.10", "options timeout:2 attempts:2"]
+    assert host.run("findmnt /etc/resolv.conf").rc == 0  # written in place: still Docker's mount
+
+
 def test_snmp_answers_v3_authpriv_only(host):
     ip = address(host)
     assert "STRING" in host.check_output(f"snmpget {SNMP} -t 2 -r 0 {ip} {SYSNAME}")
