@@ -120,6 +120,7 @@ def create_app(path: str | None = None) -> Flask:
     settings = config.load(path)
     app = Flask("pension")
     app.json.sort_keys = False
+    app.json.ensure_ascii = False
     db = Database(settings)
     log.info("serving, database %s", settings.describe())
 
