@@ -1,0 +1,2 @@
+-- Township reports (and the clerks' lists) read persons by township.
+CREATE INDEX persons_township ON pension.persons (township);

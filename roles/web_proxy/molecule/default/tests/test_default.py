@@ -1,0 +1,123 @@
+"""web_proxy: nginx serves HTTPS only (TLS 1.2+, HSTS), proxies /api/ and /health to the
+middleware by its name and passes X-Request-Id through, logs to syslog, and follows a DNS
+change of the middleware's name without a reload."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import docker
+import pytest
+
+ZONE = "zhejiang.lab.jinbao.internal"
+APP_NAME = f"app.{ZONE}"
+NETWORK = "mol-web-proxy-net"
+
+
+def _address(host) -> str:
+    return host.ansible("setup")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def https(host, path: str, *options: str) -> tuple[int, dict, str]:
+    """curl over HTTPS to the host's own address, the certificate verified for web.<zone>."""
+    address = _address(host)
+    out = host.check_output(
+        "curl -sS --max-time 20 -D - --cacert /etc/jinbao/tls/web.crt --resolve %s "
+        + " ".join(["%s"] * len(options))
+        + " %s",
+        f"web.{ZONE}:443:{address}",
+        *options,
+        f"https://web.{ZONE}{path}",
+    )
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_nginx_runs_and_its_configuration_is_valid(host):
+    assert host.service("nginx").is_running and host.service("nginx").is_enabled
+    assert host.run("nginx -t -q").rc == 0
+    assert host.socket(f"tcp://{_address(host)}:443").is_listening
+    key = host.file("/etc/jinbao/tls/web.key")
+    assert (key.user, key.mode) == ("root", 0o600)
+
+
+def test_the_certificate_names_the_service_the_host_and_its_address(host):
+    sans = host.check_output("openssl x509 -noout -ext subjectAltName -in /etc/jinbao/tls/web.crt")
+    assert f"DNS:web.{ZONE}" in sans and "DNS:mol-web-proxy-web1" in sans
+    assert f"IP Address:{_address(host)}" in sans
+
+
+def test_https_serves_the_middlewares_answer(host):
+    status, headers, body = https(host, "/health")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["served_by"] == "mol-web-proxy-app" and answer["path"] == "/health"
+    assert answer["x_forwarded_proto"] == "https"
+    assert headers["strict-transport-security"] == "max-age=31536000"
+    status, _, body = https(
+        host, "/api/v1/enrollments", "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", '{"a": 1}'
+    )
+    assert status == 200
+    answer = json.loads(body)
+    assert (answer["method"], answer["path"], answer["body"]) == ("POST", "/api/v1/enrollments", '{"a": 1}')
+
+
+def test_what_is_not_the_api_is_not_proxied(host):
+    status, _, body = https(host, "/etc/passwd")
+    assert status == 404 and "served_by" not in body
+
+
+def test_the_request_id_passes_through_or_is_made(host):
+    _, _, body = https(host, "/api/v1/persons/x", "-H", "X-Request-Id: clerk-foshan-0001")
+    assert json.loads(body)["x_request_id"] == "clerk-foshan-0001"
+    _, _, body = https(host, "/api/v1/persons/x")
+    made = json.loads(body)["x_request_id"]
+    assert len(made) == 32 and int(made, 16) >= 0
+
+
+def test_plain_http_is_refused(host):
+    result = host.run("curl -sS --max-time 5 http://%s/health", _address(host))
+    assert result.rc == 7, result  # connection refused: nothing listens on 80
+    assert not host.socket("tcp://0.0.0.0:80").is_listening
+
+
+@pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
+def test_tls_1_0_and_1_1_are_refused(host, version):
+    # The client offers the old protocol at security level 0, so only the server can refuse it.
+    result = host.run("echo | openssl s_client %s -cipher DEFAULT@SECLEVEL=0 -connect %s:443", version, _address(host))
+    assert result.rc != 0 and "Protocol  :" not in result.stdout
+
+
+def test_tls_1_2_is_served(host):
+    result = host.run("echo | openssl s_client -tls1_2 -connect %s:443", _address(host))
+    assert result.rc == 0 and "TLSv1.2" in result.stdout
+
+
+def test_access_lines_reach_syslog(host):
+    https(host, "/health", "-H", "X-Request-Id: molecule-log-check")
+    time.sleep(1)
+    lines = host.check_output("journalctl --no-pager -o cat -t nginx_web")
+    (line,) = [line for line in lines.splitlines() if "request_id=molecule-log-check" in line]
+    assert '"GET /health HTTP/1.1" 200' in line and ":7001 " in line and "tls=TLSv1.3" in line
+
+
+def test_a_dns_change_of_the_middleware_is_followed_without_reload(host):
+    """DR: the name moves to another middleware; nginx follows once its answer expires (2 s here)."""
+    main_pid = host.check_output("systemctl show -p MainPID --value nginx")
+    workers = host.check_output("pgrep -d, -P %s", main_pid)
+    client = docker.from_env()
+    network = client.networks.get(NETWORK)
+    network.disconnect("mol-web-proxy-app")
+    network.connect("mol-web-proxy-app2", aliases=[APP_NAME])
+    try:
+        time.sleep(4)
+        _, _, body = https(host, "/health")
+        assert json.loads(body)["served_by"] == "mol-web-proxy-app2"
+    finally:
+        network.disconnect("mol-web-proxy-app2")
+        network.connect("mol-web-proxy-app2")
+        network.connect("mol-web-proxy-app", aliases=[APP_NAME])
+    assert host.check_output("pgrep -d, -P %s", main_pid) == workers  # no reload: the same workers
