@@ -146,4 +146,4 @@ def test_a_restore_that_does_not_find_the_record_fails(host, full):
     assert done.returncode != 0
     assert result["ok"] is False
     assert result["found"]["rows"] == full["rows"] and result["expected"]["rows"] == full["rows"] + 1
-    assert "FAILED" in done.stdout
+    assert "FAILED: expected" in done.stdout + done.stderr
