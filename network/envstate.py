@@ -20,6 +20,11 @@ def ssh_dir(env: Path) -> Path:
     return state_dir(env) / "ssh"
 
 
+def restore_tests_dir(env: Path) -> Path:
+    """The dated results of playbooks/restore-test.yml (one JSON each), which `jinbao audit` shows."""
+    return state_dir(env) / "restore-tests"
+
+
 @dataclass(frozen=True)
 class AutomationKey:
     """The automation account's private key and the host keys it trusts (pinned, never learned)."""

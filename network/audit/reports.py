@@ -19,16 +19,24 @@ from xml.etree import ElementTree as ET
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from network import compliance
+from network.audit import restore
 from network.audit.diff import FEATURES
 
 REPORT_TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
 
 
 def write_reports(
-    environment: str, results: list, out_dir: Path, waivers=(), servers=None, generated: dt.datetime | None = None
+    environment: str,
+    results: list,
+    out_dir: Path,
+    waivers=(),
+    servers=None,
+    generated: dt.datetime | None = None,
+    restore_test: dict | None = None,
 ) -> dict[str, str]:
     """`results`: DeviceAudit per device; `servers`: HostDrift results of the Ansible
-    check-mode run (None: not checked); `generated`: the report's date (default now)."""
+    check-mode run (None: not checked); `generated`: the report's date (default now);
+    `restore_test`: the latest restore test of the backups (network.audit.restore; None: none)."""
     servers = servers or []
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "audit.json", "junit": out_dir / "audit.junit.xml", "html": out_dir / "index.html"}
@@ -44,13 +52,14 @@ def write_reports(
         "servers_drifted": sum(bool(h.changes) for h in servers),
         "servers_failed": sum(bool(h.error) for h in servers),
         "unused_waivers": compliance.unused_waivers(list(waivers), [(r.hostname, "", r.compliance) for r in results]),
+        "restore_test": restore.state(restore_test),
     }
     devices, hosts = [r.as_dict() for r in results], [h.as_dict() for h in servers]
-    document = {"summary": summary, "devices": devices, "servers": hosts}
+    document = {"summary": summary, "devices": devices, "servers": hosts, "restore_test": restore_test}
     paths["json"].write_text(json.dumps(document, indent=1))
     paths["junit"].write_text(junit(environment, results, servers))
     when = generated or dt.datetime.now(dt.UTC)
-    paths["html"].write_text(html(environment, summary, results, servers, list(waivers), when))
+    paths["html"].write_text(html(environment, summary, results, servers, list(waivers), when, restore_test))
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -141,7 +150,13 @@ def _by_rule(results: list) -> list[dict]:
 
 
 def html(
-    environment: str, summary: dict, results: list, servers=(), waivers=(), generated: dt.datetime | None = None
+    environment: str,
+    summary: dict,
+    results: list,
+    servers=(),
+    waivers=(),
+    generated: dt.datetime | None = None,
+    restore_test: dict | None = None,
 ) -> str:
     generated = generated or dt.datetime.now(dt.UTC)
     unused = {(w["ticket"], w["rule"]) for w in summary["unused_waivers"]}
@@ -158,4 +173,9 @@ def html(
         waivers=[{"waiver": w, "used": (w.ticket, w.rule) not in unused} for w in waivers],
         unused=summary["unused_waivers"],
         servers=[{"host": h, "state": server_state(h)} for h in servers],
+        restore_test={
+            "result": restore_test,
+            "state": restore.state(restore_test),
+            "line": restore.summary(restore_test),
+        },
     )

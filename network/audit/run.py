@@ -1,5 +1,6 @@
 """An audit run: every selected device read and compared with its intent and the level-3
-rules, the servers checked by the playbooks in check mode meanwhile, the reports written.
+rules, the servers checked by the playbooks in check mode meanwhile, the latest restore test
+of the backups read, the reports written.
 
 `run_audit(env, ...)` is the whole of `jinbao audit` without its console: the command only
 prints the returned `AuditRun` and maps it to an exit code.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from network import compliance, fleet
 from network import servers as server_check
+from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
 from network.drivers import Target, open_driver
@@ -98,6 +100,7 @@ class AuditRun:
     servers: list[HostDrift]  # empty: not checked
     reports: dict[str, str]  # json, junit, html → path
     seconds: float
+    restore_test: dict | None = None  # the latest restore test of the backups; None: none on record
 
     @property
     def ok(self) -> bool:
@@ -115,7 +118,13 @@ class AuditRun:
 
     def as_dict(self) -> dict:
         devices, servers = [r.as_dict() for r in self.devices], [h.as_dict() for h in self.servers]
-        return {"ok": self.ok, "reports": self.reports, "devices": devices, "servers": servers}
+        return {
+            "ok": self.ok,
+            "reports": self.reports,
+            "devices": devices,
+            "servers": servers,
+            "restore_test": self.restore_test,
+        }
 
 
 def run_audit(
@@ -143,5 +152,6 @@ def run_audit(
         if checking is not None:
             hosts = checking.result()
     target = out_dir or Path("build") / "audit" / network.name
-    reports = write_reports(network.name, results, target, policy.waivers, hosts)
-    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started)
+    restore_test = restore.latest(env)
+    reports = write_reports(network.name, results, target, policy.waivers, hosts, restore_test=restore_test)
+    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test)

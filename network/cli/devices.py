@@ -152,10 +152,18 @@ def _print_audit(run) -> None:
     clean = sum(r.clean for r in results)
     if run.servers:
         console.out.print(f"servers: {sum(h.clean for h in run.servers)}/{len(run.servers)} as the playbooks want them")
+    _print_restore_test(run.restore_test)
     console.out.print(
         f"{'[green]✓[/]' if clean == len(results) else '[red]✗[/]'} audit {run.environment}: {clean}/{len(results)} "
         f"clean in {run.seconds:.1f}s; report {run.reports['html']}"
     )
+
+
+def _print_restore_test(result: dict | None) -> None:
+    from network.audit import restore
+
+    mark = {"none": "-", "ok": "[green]✓[/]", "failed": "[red]✗[/]"}[restore.state(result)]
+    console.out.print(f"{mark} {escape(restore.summary(result))}", highlight=False, soft_wrap=True)
 
 
 def _print_lines(lines) -> None:
