@@ -153,9 +153,12 @@ def test_a_township_and_the_dr_site_do_not_reach_postgresql(lab, clerk):
     assert not _tcp_open(lab.host(dr), _address(lab, dr), db, 5432)
 
 
-def _psql(lab, host: str, account: str, sql: str, password: str):
+REFUSED_BY_PG_HBA = ("pg_hba.conf rejects connection", "no pg_hba.conf entry")
+
+
+def _psql(lab, host: str, account: str, sql: str, password: str, sslmode: str = "require"):
     db = f"db.{_zone_of(lab)}"
-    env = f"PGPASSWORD={shlex.quote(password)} PGSSLMODE=require PGCONNECT_TIMEOUT=5"
+    env = f"PGPASSWORD={shlex.quote(password)} PGSSLMODE={sslmode} PGCONNECT_TIMEOUT=5"
     return lab.host(host).run(f"{env} psql -h {db} -U {account} -d pension -v ON_ERROR_STOP=1 -Atc {shlex.quote(sql)}")
 
 
@@ -174,7 +177,7 @@ def test_pg_hba_refuses_the_application_account_from_the_console(lab, passwords)
     """ops1 passes the firewall (F18), so pg_hba itself must refuse the wrong account there."""
     ops = _host_named(lab, "ops")
     refused = _psql(lab, ops, "pension_app", "select 1", passwords["pension_app"])
-    assert refused.rc != 0 and "no pg_hba.conf entry" in refused.stderr, refused.stderr
+    assert refused.rc != 0 and any(r in refused.stderr for r in REFUSED_BY_PG_HBA), refused.stderr
     # and the application account works from the middleware
     app = _host_named(lab, "middleware")
     assert _psql(lab, app, "pension_app", "select 1", passwords["pension_app"]).stdout.strip() == "1"
@@ -182,9 +185,8 @@ def test_pg_hba_refuses_the_application_account_from_the_console(lab, passwords)
 
 def test_a_plain_connection_is_refused(lab, passwords):
     app = _host_named(lab, "middleware")
-    plain = _psql(lab, app, "pension_app", "select 1", passwords["pension_app"]).command
-    result = lab.host(app).run(plain.replace("PGSSLMODE=require", "PGSSLMODE=disable"))
-    assert result.rc != 0 and "no pg_hba.conf entry" in result.stderr, result.stderr
+    result = _psql(lab, app, "pension_app", "select 1", passwords["pension_app"], sslmode="disable")
+    assert result.rc != 0 and any(r in result.stderr for r in REFUSED_BY_PG_HBA), result.stderr
 
 
 MAINTENANCE = [
@@ -235,3 +237,43 @@ def test_an_unsigned_update_is_refused(lab):
     result = app.run(f"printf %s {shlex.quote(script)} | nsupdate -t 5")
     assert result.rc != 0 and "REFUSED" in (result.stdout + result.stderr), result.stdout + result.stderr
     assert app.run(f"getent hosts db.{_zone_of(lab)}").rc == 0
+
+
+# --- backups ----------------------------------------------------------------------------
+def _contributions(lab, passwords) -> int:
+    account = lab.network.policy.db_maintainers[0]
+    counted = _psql(
+        lab, _host_named(lab, "ops"), account, "SELECT count(*) FROM pension.contributions", passwords[account]
+    )
+    assert counted.rc == 0, counted.stderr
+    return int(counted.stdout.strip())
+
+
+def _clerk_writes(clerk, serial: int) -> None:
+    person = {"id_number": resident_id(serial), "name": "李四", "township": CLERK_SITE}
+    assert clerk.request("POST", "/api/v1/enrollments", {"request_id": str(uuid.uuid4()), **person})[0] == 201
+    paid = {"request_id": str(uuid.uuid4()), "id_number": person["id_number"], "year": 2026, "grade": 2}
+    assert clerk.request("POST", "/api/v1/contributions", {**paid, "amount": "900.00"})[0] == 201
+
+
+def test_a_backup_restores_to_exactly_what_it_recorded(lab, clerk, passwords):
+    serial = int(time.time()) % 100_000 + 200_000
+    _clerk_writes(clerk, serial)
+    backup = lab.host(_host_named(lab, "backup"))
+    done = backup.run("runuser -u pgbackrest -- /usr/local/sbin/jinbao-backup full")
+    assert done.rc == 0, done.stdout + done.stderr
+    records = "/var/lib/pgbackrest/jinbao/records"
+    newest = backup.check_output(f"ls -t {records} | head -1")
+    record = json.loads(backup.file(f"{records}/{newest}").content_string)
+    assert record["rows"] == _contributions(lab, passwords)
+    _clerk_writes(clerk, serial + 1)  # after the backup: the restore must not find it
+    assert _contributions(lab, passwords) == record["rows"] + 1
+    results = lab.env / ".lab" / "restore-tests"
+    before = set(results.glob("*.json")) if results.exists() else set()
+    restored = lab.ansible("playbooks/restore-test.yml", "-e", f"restore_test_label={record['label']}")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    written = sorted(set(results.glob("*.json")) - before)
+    assert len(written) == 1, written
+    result = json.loads(written[0].read_text())
+    assert result["ok"] is True and result["label"] == record["label"]
+    assert int(result["found"]["rows"]) == record["rows"] and result["found"]["checksum"] == record["checksum"]
