@@ -5,6 +5,7 @@ names the database and says it is the primary; the logs reach the journal (syslo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -12,8 +13,6 @@ import uuid
 import pytest
 
 ZONE = "zhejiang.lab.jinbao.internal"
-ID_NUMBER = "330102199001011234"  # a valid GB 11643 check digit
-OTHER_ID_NUMBER = "330782195503120023"
 CONF = "/etc/pension-app/pension-app.conf"
 
 # Runs on the host: one HTTP request, the answer printed as JSON (status, headers, body).
@@ -32,10 +31,17 @@ print(json.dumps({"status": status, "headers": head, "body": json.loads(text) if
 
 
 def valid_id_number(serial: int) -> str:
-    """A resident ID number of Yiwu, born 1980-01-01, with its GB 11643 check digit."""
-    base = f"33078219800101{serial % 1000:03d}"
+    """A resident ID number of Yiwu with its GB 11643 check digit; `serial` picks the birth day and sequence."""
+    born = dt.date(1960, 1, 1) + dt.timedelta(days=serial % 10000)
+    base = f"330782{born:%Y%m%d}{serial // 10000 % 1000:03d}"
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     return base + "10X98765432"[sum(int(c) * w for c, w in zip(base, weights, strict=True)) % 11]
+
+
+# One person per run, so that a second verify on the same database writes anew.
+RUN = uuid.uuid4().hex[:8]
+ID_NUMBER = valid_id_number(int(RUN, 16))
+OTHER_ID_NUMBER = valid_id_number(int(RUN, 16) + 1)
 
 
 def _address(host) -> str:
@@ -96,7 +102,7 @@ def test_enroll_contribute_and_read_back(host):
         "POST",
         "/api/v1/enrollments",
         {
-            "request_id": "enroll-1",
+            "request_id": f"enroll-{RUN}",
             "id_number": ID_NUMBER,
             "name": "王小明",
             "township": "佛堂镇",
@@ -110,7 +116,7 @@ def test_enroll_contribute_and_read_back(host):
         host,
         "POST",
         "/api/v1/contributions",
-        {"request_id": "pay-1", "id_number": ID_NUMBER, "year": 2026, "grade": 3, "amount": "500"},
+        {"request_id": f"pay-{RUN}", "id_number": ID_NUMBER, "year": 2026, "grade": 3, "amount": "500"},
     )
     assert paid["status"] == 201, paid
     assert paid["body"]["contribution"]["amount"] == "500.00"
@@ -127,7 +133,7 @@ def test_enroll_contribute_and_read_back(host):
 
 
 def test_a_replayed_request_id_writes_nothing_and_answers_the_same(host):
-    body = {"request_id": "pay-replay", "id_number": ID_NUMBER, "year": 2025, "grade": 1, "amount": 200}
+    body = {"request_id": f"pay-replay-{RUN}", "id_number": ID_NUMBER, "year": 2025, "grade": 1, "amount": 200}
     first = call(host, "POST", "/api/v1/contributions", body)
     assert first["status"] == 201, first
     counts = sql(
@@ -153,7 +159,12 @@ def test_a_replayed_request_id_writes_nothing_and_answers_the_same(host):
     [
         (
             "/api/v1/enrollments",
-            {"request_id": "bad-1", "id_number": "330102199001011230", "name": "x", "township": "y"},
+            {
+                "request_id": "bad-1",
+                "id_number": ID_NUMBER[:-1] + ("0" if ID_NUMBER[-1] != "0" else "1"),
+                "name": "x",
+                "township": "y",
+            },
             422,
             "id_number",
         ),
