@@ -69,8 +69,9 @@ bench: setup  ## national validate+allocate+render, +1 township, ansible compari
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_national.py
 	PATH=$(BIN):$$PATH $(BIN)/python -W ignore::DeprecationWarning tests/bench/bench_audit.py 100 64
 
-bench-lab: setup  ## lab up (cold and warm image cache), converge from zero, idempotent re-run (prints figures)
+bench-lab: setup  ## lab up (cold and warm image cache), converge, re-run; the application's writes/s, backup, restore (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_lab.py $(ENV)
+	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_business.py $(ENV)
 
 clean:  ## remove build output and caches (not the venv)
 	rm -rf build inventories/*/.cache .pytest_cache
