@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / "tests" / "bench")]
 
+from bench_lab import timed  # noqa: E402
 from conftest import Lab  # noqa: E402  (the lab tests' own view of the lab)
 from test_business import CA_ON_CLERK, Clerk, resident_id  # noqa: E402
 
@@ -70,17 +69,6 @@ def load(lab: Lab, writes: int, seconds: float, clients: int) -> dict:
     command = f"printf %s {shlex.quote(ids)} | python3 -c {shlex.quote(LOAD)} {shlex.join(argv)}"
     out = clerk.host.check_output(command)
     return json.loads(out.splitlines()[-1])
-
-
-def timed(label: str, argv: list[str]) -> float:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"{label} failed ({' '.join(argv)}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    print(f"  {label:<34} {seconds:7.1f} s", flush=True)
-    return seconds
 
 
 def main() -> None:
