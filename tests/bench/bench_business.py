@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shlex
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ writes, seconds, clients, first = int(writes), float(seconds), int(clients), int
 ids = [l.strip() for l in sys.stdin if l.strip()]
 ctx = ssl.create_default_context(cafile=cafile)
 ctx.check_hostname = False  # the address is asked, not the name: the chain is still verified
-lock, done, failed, nxt = threading.Lock(), [0], [0], [0]
+lock, done, failed, nxt, why = threading.Lock(), [0], [0], [0], {}
 start = time.monotonic()
 def worker():
     conn = http.client.HTTPSConnection(address, 443, context=ctx, timeout=10, source_address=(source, 0))
@@ -50,20 +50,22 @@ def worker():
             headers = {"Content-Type": "application/json", "Host": "web." + zone}
             conn.request("POST", "/api/v1/enrollments", body, headers)
             r = conn.getresponse(); r.read()
-            ok = r.status == 201
-        except Exception:
-            conn.close(); ok = False
+            ok, status = r.status == 201, str(r.status)
+        except Exception as exc:
+            conn.close(); ok, status = False, type(exc).__name__
         with lock:
             (done if ok else failed)[0] += 1
+            if not ok:
+                why[status] = why.get(status, 0) + 1
 threads = [threading.Thread(target=worker) for _ in range(clients)]
 [t.start() for t in threads]; [t.join() for t in threads]
-print(json.dumps({"acknowledged": done[0], "failed": failed[0], "seconds": time.monotonic() - start}))
+print(json.dumps({"acknowledged": done[0], "failed": failed[0], "why": why, "seconds": time.monotonic() - start}))
 """
 
 
 def load(lab: Lab, writes: int, seconds: float, clients: int) -> dict:
     clerk = Clerk(lab)
-    first = int(time.time()) % 1_000_000
+    first = random.randrange(10**8)  # a fresh block of resident IDs: none enrolled yet
     ids = "\n".join(resident_id(first + i) for i in range(writes))
     argv = [clerk.web, clerk.source, clerk.zone, CA_ON_CLERK, str(writes), str(seconds), str(clients), str(first)]
     command = f"printf %s {shlex.quote(ids)} | python3 -c {shlex.quote(LOAD)} {shlex.join(argv)}"
@@ -84,7 +86,8 @@ def main() -> None:
     rate = figures["acknowledged"] / figures["seconds"] if figures["seconds"] else 0.0
     print(
         f"  {'writes through the web tier':<34} {rate:7.1f} /s  ({figures['acknowledged']} acknowledged, "
-        f"{figures['failed']} failed, {figures['seconds']:.1f} s, {args.clients} clients from a township)"
+        f"{figures['failed']} failed {figures['why'] or ''}, {figures['seconds']:.1f} s, "
+        f"{args.clients} clients from a township)"
     )
     backup = next(
         lab.network.hostname(s, h.name) for s in lab.network.sites.values() for h in s.hosts if h.role == "backup"

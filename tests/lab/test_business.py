@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def resident_id(serial: int) -> str:
     """A well-formed 18-digit resident ID (GB 11643: region, birth date, serial, check digit)."""
-    body = f"330782199001{serial % 28 + 1:02d}{serial % 1000:03d}"[:17]
+    region, rest = divmod(serial, 28_000)  # 28 birth days x 1,000 serials per region code
+    body = f"33{region % 10_000:04d}199001{rest // 1_000 + 1:02d}{rest % 1_000:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
     return body + check
