@@ -90,7 +90,9 @@ def zones_stale(
         text = counters.read_text()
         found = stale(text, since) if text.lstrip().startswith("{") else stale_usg(text, since)
     owners = {f.id: f.owner for f in policy.flows}
-    for entry in found:
+    for entry in found:  # a USG names a flow across sites' two rules <id>-out and <id>-in
+        flow = entry["flow"]
+        entry["flow"] = flow if flow in owners else flow.removesuffix("-out").removesuffix("-in")
         entry["owner"] = owners.get(entry["flow"], "not in zones.yml")
     if as_json:
         print(json.dumps({"ok": not found, "stale": found}))

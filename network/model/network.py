@@ -57,6 +57,14 @@ class Network:
     def hostname(self, site: Site, name: str) -> str:
         return hostname(site, name)
 
+    def dr_pairs(self) -> list[tuple[str, str]]:
+        """(DC, its DR site) for every site that says `dr_for` (check_tree refuses a wrong one)."""
+        return [(s.dr_for, s.id) for s in self.sites.values() if s.dr_for in self.sites]
+
+    def dr_peers(self, site_id: str) -> list[str]:
+        """The sites a DC or DR site replicates with: its DR site(s), or the DC it stands in for."""
+        return [b if a == site_id else a for a, b in self.dr_pairs() if site_id in (a, b)]
+
     def iter_devices(self) -> Iterable[tuple[Site, Any]]:
         for site in self.sites.values():
             for device in site.devices:

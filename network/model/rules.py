@@ -42,12 +42,25 @@ def check_tree(network: Network) -> list[Problem]:
         if site.id not in in_loops:
             _check_parent(network, site, bad)
         _check_devices(site, bad)
+        if site.dr_for is not None:
+            _check_dr_site(network, site, bad)
     _check_hostnames(network, bad)
     for site in sites.values():
         if site.id not in in_loops:
             _check_uplinks(network, site, bad)
     problems += _check_business_site(network)
     return problems
+
+
+def _check_dr_site(network: Network, site: Site, bad) -> None:
+    """A DR site is a datacenter standing in for another datacenter (not itself, not a DR site)."""
+    target = network.sites.get(site.dr_for)
+    if site.tier != "datacenter":
+        bad(site, "dr_for", f"only a datacenter site is a DR site; this one is a {site.tier}")
+    elif target is None:
+        bad(site, "dr_for", f"'{site.dr_for}' is not a site of this environment")
+    elif target.tier != "datacenter" or target.id == site.id or target.dr_for is not None:
+        bad(site, "dr_for", f"'{site.dr_for}' is not a datacenter another site can stand in for")
 
 
 def _check_business_site(network: Network) -> list[Problem]:
@@ -58,9 +71,19 @@ def _check_business_site(network: Network) -> list[Problem]:
     site = network.sites.get(site_id)
     if site is None or site.tier != "datacenter":
         return [Problem("group_vars/all", "", "jinbao_business_site", f"is {site_id}; no datacenter site has that id")]
-    roles = {h.role for h in site.hosts}
     needed = {role: f"jinbao_service_names' `{name}` points at" for name, role in network.policy.service_names.items()}
-    needed.setdefault("backup", "the database's WAL and backups go to (pgBackRest's repository)")
+    at_dc = dict(needed)
+    at_dc.setdefault("backup", "the database's WAL and backups go to (pgBackRest's repository)")
+    problems = _missing_roles(network, site, at_dc)
+    for peer in network.dr_peers(site.id):  # the DR site takes the names over: the same tiers stand there
+        at_dr = dict(needed)
+        at_dr.setdefault("ops", "runs the DR site's name server")
+        problems += _missing_roles(network, network.sites[peer], at_dr)
+    return problems
+
+
+def _missing_roles(network: Network, site: Site, needed: dict[str, str]) -> list[Problem]:
+    roles = {h.role for h in site.hosts}
     return [
         Problem(network.site_files[site.id], network.path(site), "hosts", f"has no host of role {role}, which {why}")
         for role, why in needed.items()

@@ -112,6 +112,8 @@ class SiteSpec(Strict):
     devices: tuple[DeviceSpec, ...] = ()
     uplinks: tuple[UplinkSpec, ...] = ()
     hosts: tuple[HostSpec, ...] = ()
+    # a DR site: the id of the DC whose business system it replicates (docs/dr.md)
+    dr_for: SiteId | None = None
 
     def to_site(self) -> Site:
         return Site(
@@ -138,6 +140,7 @@ class SiteSpec(Strict):
                 for u in self.uplinks
             ),
             tuple(Host(h.name, h.role, h.zone, h.provides) for h in self.hosts),
+            self.dr_for,
         )
 
 
@@ -193,6 +196,7 @@ class Site(NamedTuple):
     devices: tuple[Device, ...]
     uplinks: tuple[Uplink, ...]
     hosts: tuple[Host, ...]
+    dr_for: str | None = None  # a DR site: the DC it replicates
 
     @property
     def laptop_count(self) -> int:

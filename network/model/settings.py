@@ -58,6 +58,8 @@ class Settings(Strict):
     db_maintainers: tuple[str, ...] = ()
     app_port: int = Field(default=7001, ge=1, le=65_535)
     backup_retention_full: int = Field(default=2, ge=1, le=52)
+    # the DR pair's replication (group_vars dr.yml, docs/dr.md): sync waits for the DR standby
+    dr_mode: Literal["sync", "async"] = "sync"
 
     @field_validator("db_maintainers")
     @classmethod

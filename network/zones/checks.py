@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from network.errors import Problem
+from network.zones.compile import wan_zone
 from network.zones.paths import inside_one_zone, path
 from network.zones.schema import (
     ANY,
@@ -49,7 +50,7 @@ class _Case:
 
     @property
     def inside(self) -> bool:
-        return inside_one_zone(self.flow.source, self.flow.to)
+        return inside_one_zone(self.flow.source, self.flow.to) and not self.flow.across
 
     @property
     def to_core(self) -> bool:
@@ -112,12 +113,13 @@ def _core_database(case: _Case) -> Iterator[Finding]:
         yield "to", f"nothing from the {case.src_kind} zone may reach the core database"
     elif case.to_core and _is_database_service(case.policy, case.flow):
         clients = _database_clients(case.policy)
-        if case.flow.source not in clients:
+        replication = case.flow.across is not None and case.flow.source == case.flow.to and "/" in case.flow.to
+        if case.flow.source not in clients and not replication:
             yield (
                 "from",
                 f"the core database's database service is reached only by {' and '.join(clients)} "
-                "(the middleware; audited maintenance from the operations zone's administration hosts), "
-                "by nothing else (B/S three tiers, level 3)",
+                "(the middleware; audited maintenance from the operations zone's administration hosts) "
+                "and, across a DR pair, by its own replica; by nothing else (B/S three tiers, level 3)",
             )
 
 
@@ -145,8 +147,30 @@ def _gatekeeper_between_the_dmz_and_hosts(case: _Case) -> Iterator[Finding]:
 def _crosses_a_layer(case: _Case) -> Iterator[Finding]:
     flow = case.flow
     crossing = flow.via == "firewall" and case.src and case.dst and not case.inside
+    if crossing and flow.across:
+        return  # checked by _across_the_wan: each end meets the WAN
     if crossing and not path(case.policy, flow.source, flow.to):
         yield "from", f"no firewall layer stands between {zone_of(flow.source)} and {zone_of(flow.to)}"
+
+
+def _across_the_wan(case: _Case) -> Iterator[Finding]:
+    """A flow across a DR pair leaves one DC for the WAN and enters the other from it: between
+    hosts (not `any`), as an IP flow, with a firewall layer between each end and the WAN."""
+    flow = case.flow
+    if not flow.across:
+        return
+    wan = wan_zone(case.policy)
+    if flow.via != "firewall":
+        yield "via", "a flow across sites is an IP flow over the WAN; the gatekeeper stands inside one DC"
+    elif ANY in (flow.source, flow.to):
+        yield "from" if flow.source == ANY else "to", "a flow across sites runs between hosts: name a zone or zone/role"
+    elif wan is None:
+        yield "across", "no zone of kind wan is declared for the flow to cross between the sites"
+    else:
+        for field, a, b in (("from", flow.source, wan), ("to", wan, flow.to)):
+            if case.src and case.dst and not path(case.policy, a, b):
+                between = f"{zone_of(a)} and {zone_of(b)}"
+                yield field, f"no firewall layer stands between {between} (the WAN between the sites)"
 
 
 FLOW_CHECKS = (
@@ -158,6 +182,7 @@ FLOW_CHECKS = (
     _dmz_inward_through_the_gatekeeper,
     _gatekeeper_between_the_dmz_and_hosts,
     _crosses_a_layer,
+    _across_the_wan,
 )
 
 
@@ -213,6 +238,9 @@ def unplaced_roles(policy: PolicySpec, network) -> list[Problem]:
     placed = {(h.zone, h.role) for site in network.sites.values() for h in site.hosts}
     problems = []
     for i, flow in enumerate(policy.flows):
+        if flow.across and not network.dr_pairs():
+            message = f"no site of {network.name} is a DR site (sites.yml dr_for): the flow would compile to nothing"
+            problems.append(Problem(FILE, where(i, flow), "across", message))
         for field, endpoint in (("from", flow.source), ("to", flow.to)):
             zone, _, role = endpoint.partition("/")
             if role and (zone, role) not in placed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from network.errors import JinbaoError, Problem
-from network.zones.compile import flows_to_rules
+from network.zones.compile import flows_to_rules, wan_zone
 from network.zones.paths import hop_on
 from network.zones.schema import ANY, FILE, LayerSpec, PolicySpec
 
@@ -26,6 +26,7 @@ class Rule:
     proto: str | None  # None: any service (waived)
     ports: tuple[int, ...]
     comment: str
+    name: str = ""  # its name on a device (USG): the flow id; `<id>-out`/`<id>-in` for a flow across sites
 
 
 def _layer(policy: PolicySpec, layer: str) -> LayerSpec:
@@ -38,13 +39,18 @@ def _layer(policy: PolicySpec, layer: str) -> LayerSpec:
 def compile_rules(policy: PolicySpec, network, allocations, dc: str, layer: str) -> list[Rule]:
     """The permits of one firewall layer of one DC site, in flow order."""
     spec = _layer(policy, layer)
+    across = {f.id for f in policy.flows if f.across}
+    wan = wan_zone(policy)
     rules = []
     for rule in flows_to_rules(policy, dc, network, allocations):
         hop = hop_on(policy, rule.source, rule.to, spec)
         if hop is None:
             continue
         comment = f"{rule.flow} {rule.source}->{rule.to} {rule.service}"[:120]
-        rules.append(Rule(rule.flow, *hop, rule.sources, rule.dests, rule.service, rule.proto, rule.ports, comment))
+        name = rule.flow if rule.flow not in across else f"{rule.flow}-{'out' if rule.to == wan else 'in'}"
+        rules.append(
+            Rule(rule.flow, *hop, rule.sources, rule.dests, rule.service, rule.proto, rule.ports, comment, name)
+        )
     return rules
 
 

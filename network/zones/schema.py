@@ -63,6 +63,9 @@ class FlowSpec(Strict):
     review: dt.date
     via: Literal["firewall", "gatekeeper"] = "firewall"
     waiver: WaiverSpec | None = None
+    # between the two sites of a DR pair (sites.yml dr_for) over the WAN, not inside one DC:
+    # `dr` each way, `dc-to-dr` or `dr-to-dc` one way (docs/zones.md)
+    across: Literal["dr", "dc-to-dr", "dr-to-dc"] | None = None
 
 
 class LayerSpec(Strict):

@@ -178,6 +178,8 @@ class InventoryModule(BaseInventoryPlugin):
                     if policy
                     else [],
                     "jinbao_ferry_ends": ferries.get(host, []),
+                    # the DR site standing in for the business site (sites.yml dr_for; "" without one)
+                    "jinbao_dr_site": next(iter(network.dr_peers(network.policy.business_site or "")), ""),
                     "jinbao_dns": _name_servers(network, allocations, index, policy, site, server),
                     # a name server's records: the service names of the DC that runs the business system
                     **(
@@ -250,17 +252,28 @@ def _service_records(network, allocations) -> dict[str, str]:
 
 
 def _name_servers(network, allocations, index, policy, site, server) -> list[str]:
-    """The nearest DC's name servers a server may ask: those of its own zone, and those zones.yml
-    lets its address reach on dns (a DMZ host asks none). Routers resolve nothing."""
+    """The name servers a server may ask: the nearest DC's, then those of that DC's DR pair (the
+    names survive the loss of either site), each only where its own zone or zones.yml lets the
+    server's address reach it on dns (a DMZ host asks none). Routers resolve nothing."""
     address = ipaddress.ip_address(allocations.hosts[f"{site.id}/{server.name}"]["address"])
+    by_address = {
+        allocations.hosts[f"{s.id}/{h.name}"]["address"]: (s, h)
+        for s in network.sites.values()
+        for h in s.hosts
+        if f"{s.id}/{h.name}" in allocations.hosts
+    }
+    nearest = list(index.service_hosts(site, "dns"))
+    owners = dict.fromkeys(by_address[a][0].id for a in nearest)
+    paired = [
+        allocations.hosts[f"{peer}/{h.name}"]["address"]
+        for owner in owners
+        for peer in network.dr_peers(owner)
+        for h in network.sites[peer].hosts
+        if "dns" in h.provides and f"{peer}/{h.name}" in allocations.hosts
+    ]
     found = []
-    for candidate in index.service_hosts(site, "dns"):
-        owner, host = next(
-            (s, h)
-            for s in network.sites.values()
-            for h in s.hosts
-            if allocations.hosts.get(f"{s.id}/{h.name}", {}).get("address") == candidate
-        )
+    for candidate in dict.fromkeys(nearest + paired):
+        owner, host = by_address[candidate]
         if (owner.id, host.zone) == (site.id, server.zone) or (
             policy
             and any(

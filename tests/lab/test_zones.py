@@ -83,6 +83,14 @@ class Host:
     address: str
 
 
+def _site_hosts(lab, dc: str) -> list[Host]:
+    site = lab.network.sites[dc]
+    return [
+        Host(lab.network.hostname(site, h.name), h.zone, h.role, lab.allocations.hosts[f"{dc}/{h.name}"]["address"])
+        for h in site.hosts
+    ]
+
+
 def _hosts(lab) -> list[Host]:
     """The DC's hosts, and the probe that stands for the internet outside its edge firewall."""
     site = lab.network.sites[DC]
@@ -134,7 +142,7 @@ def intended(policy, sources: list[Host], hosts: list[Host]) -> set[tuple[str, s
     services = _services(policy)
     opened = set()
     for flow in policy.flows:
-        if flow.via != "firewall":
+        if flow.via != "firewall" or flow.across:  # a flow across sites: test_the_dr_pair_probes_as_zones_yml
             continue
         spec = policy.services[flow.service]
         for a in sources:
@@ -268,6 +276,72 @@ def zones_file(lab):
 
 def _ruleset(lab, name: str) -> str:
     return lab.host(name).check_output("nft list table inet jinbao_zones")
+
+
+def intended_across(policy, network, sources: list[Host], hosts: list[Host], site_of) -> set[tuple[str, str, str]]:
+    """(source host, target host, service) that zones.yml's flows across the DR pair open from
+    a host of one site to a host of the other, in the directions each flow names."""
+    services = _services(policy)
+    ways = {"dr": {(a, b) for a, b in network.dr_pairs()} | {(b, a) for a, b in network.dr_pairs()},
+            "dc-to-dr": set(network.dr_pairs()), "dr-to-dc": {(b, a) for a, b in network.dr_pairs()}}  # fmt: skip
+    opened = set()
+    for flow in (f for f in policy.flows if f.across):
+        spec = policy.services[flow.service]
+        for a in sources:
+            for b in hosts:
+                if (
+                    (site_of[a.name], site_of[b.name]) in ways[flow.across]
+                    and _matches(flow.source, a)
+                    and _matches(flow.to, b)
+                ):
+                    opened |= {
+                        (a.name, b.name, name) for name, (proto, port) in services.items()
+                        if proto == spec.proto and port in spec.ports
+                    }  # fmt: skip
+    return opened
+
+
+@pytest.fixture(scope="module")
+def dr_responders(lab, responders):
+    """The DR site's hosts answer UDP on the probed ports too (the DC's already do)."""
+    (dr,) = lab.network.dr_peers(DC)
+    udp = sorted({port for proto, port in _services(lab.policy).values() if proto == "udp"})
+    hosts = _site_hosts(lab, dr)
+    for h in hosts:
+        lab.host(h.name).run(
+            f"nohup timeout 900 python3 -c '{RESPONDER}' {h.address} {','.join(map(str, udp))} >/dev/null 2>&1 &"
+        )
+    time.sleep(1)
+    yield dr, hosts
+    for h in hosts:
+        lab.host(h.name).run("pkill -f '^python3 -c.*selectors' || true")
+
+
+def test_the_dr_pair_probes_as_zones_yml(lab, responders, dr_responders, capsys):
+    """From one host of every (zone, role) of each site of the DR pair, every service of every
+    host of the other site: open exactly where a flow `across` the pair says (replication,
+    the application to the database wherever it is, names, logs, time, administration)."""
+    dr, dr_hosts = dr_responders
+    dc_hosts = _site_hosts(lab, DC)
+    site_of = {h.name: DC for h in dc_hosts} | {h.name: dr for h in dr_hosts}
+    started = time.monotonic()
+    opened = set()
+    for sources, targets in ((_probe_sources(dr_hosts), dc_hosts), (_probe_sources(dc_hosts), dr_hosts)):
+        # hosts of one site are never in "another zone" of the other, so every target is probed
+        far = [Host(t.name, f"{site_of[t.name]}:{t.zone}", t.role, t.address) for t in targets]
+        found = observed(lab, lab.policy, sources, far)
+        expected_part = intended_across(lab.policy, lab.network, sources, targets, site_of)
+        with capsys.disabled():
+            _show(f"across the DR pair, {site_of[sources[0].name]} -> {site_of[targets[0].name]}", sources,
+                  far, found, expected_part, started)  # fmt: skip
+        opened |= found
+    expected = intended_across(
+        lab.policy, lab.network, _probe_sources(dr_hosts) + _probe_sources(dc_hosts), dc_hosts + dr_hosts, site_of
+    )
+    replication = {(a, b) for a, b, x in expected if x == "postgresql" and "db1" in a}
+    assert replication == {(f"{DC}-db1", f"{dr}-db1"), (f"{dr}-db1", f"{DC}-db1")}, "replication runs either way"
+    assert sorted(opened - expected) == [], "open between the sites, but no flow of zones.yml allows it"
+    assert sorted(expected - opened) == [], "allowed across the DR pair by zones.yml, but blocked"
 
 
 def test_a_new_flow_opens_exactly_that_flow(lab, responders, zones_file):

@@ -219,8 +219,15 @@ def test_the_dr_stack_mirrors_what_the_model_places_at_the_dr_site(recorder):
     # the same zones and roles as the DC's for what it mirrors, its own subnets and sizes
     assert set(dr.zones) <= set(dc.zones) and {h.role for h in dr.hosts} <= {h.role for h in dc.hosts}
     assert not set(dr.zones.values()) & set(dc.zones.values())
-    assert {i["inputs"]["flavorName"] for i in instances} == {"m1.large", "m1.medium"}
+    assert {i["inputs"]["flavorName"] for i in instances} == {"m1.large", "m1.medium", "m1.small"}
     assert rules_of(recorder) == policy_rules("zj-dr")
+    # the flows across the DR pair (zones.yml `across`): replication both ways with the DC's
+    # database, and the DC's middleware to the database here after a DR move
+    hosts = yaml.safe_load((LAB / "allocations.yml").read_text())["hosts"]
+    dc_db, dc_app = (f"{hosts[f'zj-dc/{h}']['address']}/32" for h in ("db1", "app1"))
+    found = rules_of(recorder)
+    assert {("zj-dr-core-db-database", way, "tcp", 5432, dc_db) for way in ("ingress", "egress")} <= found
+    assert ("zj-dr-core-db-database", "ingress", "tcp", 5432, dc_app) in found
 
 
 def test_a_role_without_a_flavor_is_refused_naming_the_site_and_role():

@@ -41,10 +41,13 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
     assert hostvars["zj-dc-bak1"]["jinbao_ssh_sources"] == [database]
     assert hostvars["zj-dc-ops1"]["jinbao_ssh_sources"] == []
     assert "jinbao_ssh_sources" not in hostvars["zhejiang-r1"]
-    # the DC's name server, for the hosts zones.yml lets ask it (dns: F22-F24); routers and
-    # the unrouted DMZ ask none
-    assert hostvars["zj-dc-app1"]["jinbao_dns"] == [allocations.hosts["zj-dc/ops1"]["address"]]
-    assert hostvars["zj-dc-bak1"]["jinbao_dns"] == [allocations.hosts["zj-dc/ops1"]["address"]]
+    # the DC's name server, then the DR site's (F31, F32), for the hosts zones.yml lets ask
+    # them (dns: F22-F24); each DR host its own site's first; routers and the unrouted DMZ ask none
+    dc_ns, dr_ns = allocations.hosts["zj-dc/ops1"]["address"], allocations.hosts["zj-dr/ops1"]["address"]
+    assert hostvars["zj-dc-app1"]["jinbao_dns"] == [dc_ns, dr_ns]
+    assert hostvars["zj-dr-db1"]["jinbao_dns"] == [dr_ns, dc_ns]
+    assert hostvars["zj-dc-bak1"]["jinbao_dns"] == [dc_ns]  # ops/backup: only ops/ops asks across (F29)
+    assert {hostvars[h]["jinbao_dr_site"] for h in ("zj-dc-db1", "zj-dr-db1")} == {"zj-dr"}
     assert hostvars["zj-dc-decl1"]["jinbao_dns"] == []
     assert "jinbao_dns" not in hostvars["zhejiang-r1"]
     assert hostvars["zj-dc-db1"]["jinbao_province"] == "zhejiang"

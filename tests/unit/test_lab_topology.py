@@ -142,7 +142,7 @@ def test_every_routed_zone_is_bridged_by_the_first_layer_that_lists_it(zoned):
     guarded = {(fw.site, zone): fw for fw in firewalls.values() for zone, _, _ in fw.bridges}
     assert sorted(guarded) == [
         ("zj-dc", "core-db"), ("zj-dc", "dmz"), ("zj-dc", "external"), ("zj-dc", "internal"), ("zj-dc", "ops"),
-        ("zj-dc", "partner"), ("zj-dr", "core-db"), ("zj-dr", "internal"),
+        ("zj-dc", "partner"), ("zj-dr", "core-db"), ("zj-dr", "internal"), ("zj-dr", "ops"),
     ]  # fmt: skip
     for (site, zone), fw in guarded.items():
         if zone == "dmz":

@@ -173,3 +173,31 @@ def test_the_business_site_must_be_a_dc_with_each_service_and_a_backup_host(lab:
     result = run("validate", lab)
     assert result.exit_code == 2, result.output
     assert "sites.yml" in result.output and "hosts" in result.output and "role backup" in result.output
+
+
+def test_a_dr_site_stands_in_for_a_datacenter_with_the_same_tiers(lab: Path) -> None:
+    """sites.yml dr_for: a datacenter naming another datacenter, and the DR site of the business
+    site has a host for each service name and a name server (the names move there)."""
+
+    def dr_for(target: str):
+        def change(sites: list) -> None:
+            next(s for s in sites if s["id"] == "zj-dr")["dr_for"] = target
+
+        return change
+
+    for target, said in (("jinhua", "not a datacenter"), ("zj-nowhere", "not a site"), ("zj-dr", "not a datacenter")):
+        edit_sites(lab, dr_for(target))
+        result = run("validate", lab)
+        assert result.exit_code == 2, result.output
+        assert "sites.yml" in result.output and "zj-dr" in result.output and "dr_for" in result.output
+        assert said in result.output, result.output
+    edit_sites(lab, dr_for("zj-dc"))
+
+    def no_dr_web(sites: list) -> None:
+        dr = next(s for s in sites if s["id"] == "zj-dr")
+        dr["hosts"] = [h for h in dr["hosts"] if h["role"] != "web"]
+
+    edit_sites(lab, no_dr_web)
+    result = run("validate", lab)
+    assert result.exit_code == 2, result.output
+    assert "zj-dr" in result.output and "role web" in result.output

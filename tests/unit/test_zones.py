@@ -215,9 +215,10 @@ def test_a_flow_inside_one_zone_is_on_no_firewall_layer(env):
     for dc in ("zj-dc", "zj-dr"):
         for layer in policy.layers:
             assert "F17" not in {r.flow for r in zones.compile_rules(policy, network, allocations, dc, layer.name)}
-    assert all(
-        "F17" not in text and "7001" not in text for text in zones.render_all(policy, network, allocations).values()
-    )
+    for text in zones.render_all(policy, network, allocations).values():
+        assert "F17" not in text
+        # the web tier to the other site's middleware (F28, across the DR pair) does cross a layer
+        assert all("F28 " in line for line in text.splitlines() if "7001" in line)
 
 
 def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
@@ -235,6 +236,9 @@ def test_stale_rules_come_from_the_loaded_rulesets_counters(env):
     report = stale(loaded.stdout, "2026-11-01")
     assert [r["flow"] for r in report] == [
         "F2", "F3", "F4", "F5", "F7", "F8", "F9", "F10", "F15", "F16", "F18", "F19", "F20", "F21", "F22", "F23", "F24",
+        "F25",  # the flows across the DR pair, each way it runs here
+        "F26", "F26", "F27", "F27", "F28", "F28", "F29", "F29", "F30", "F30", "F31", "F31", "F32", "F32",
+        "F33", "F34", "F35", "F36", "F37", "F38", "F39", "F40",
     ]  # fmt: skip
     assert all(r["packets"] == 0 and r["since"] == "2026-11-01" for r in report)
     assert json.loads(loaded.stdout)["nftables"]  # real nft output, not a fixture
@@ -298,7 +302,57 @@ def test_a_hosts_own_acl_admits_ssh_from_exactly_the_flows_sources(env):
     backup = f"{allocations.hosts['zj-dc/bak1']['address']}/32"  # pgBackRest (F20)
     assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (console, backup)
     assert zones.admitted(policy, "ssh", "zj-dc", "ops", "ops", network, allocations) == ()
-    assert zones.admitted(policy, "ssh", "zj-dr", "core-db", "database", network, allocations) == ()  # no console there
+    # at the DR site: its own operations host (F2) and the DC's, across the pair (F39)
+    dr_console = f"{allocations.hosts['zj-dr/ops1']['address']}/32"
+    assert zones.admitted(policy, "ssh", "zj-dr", "core-db", "database", network, allocations) == (console, dr_console)
     edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal", "core-db/database", "ssh")))
     widened = zones.admitted(zones.load(env), "ssh", "zj-dc", "core-db", "database", network, allocations)
     assert sorted(widened) == sorted([console, backup, allocations.zones["zj-dc/internal"]])
+
+
+def test_a_flow_across_the_dr_pair_compiles_in_each_site_towards_the_other(env):
+    """F26 (core-db/database ↔ core-db/database, across: dr): in each DC one permit out to the
+    peer's database over the WAN and one in from it; F33 (dr-to-dc) only the one way."""
+    policy = zones.load(env)
+    network, allocations = planned(env)
+    dc_db, dr_db = (f"{allocations.hosts[f'{s}/db1']['address']}/32" for s in ("zj-dc", "zj-dr"))
+    for here, there, mine, peer in (("zj-dc", "zj-dr", dc_db, dr_db), ("zj-dr", "zj-dc", dr_db, dc_db)):
+        f26 = {(r.source_zone, r.dest_zone, r.sources, r.dests, r.name)
+               for r in zones.compile_rules(policy, network, allocations, here, "inner") if r.flow == "F26"}  # fmt: skip
+        assert f26 == {
+            ("core-db", "wan", (mine,), (peer,), "F26-out"),
+            ("wan", "core-db", (peer,), (mine,), "F26-in"),
+        }, here
+    f33 = lambda dc: [r for r in zones.compile_rules(policy, network, allocations, dc, "inner") if r.flow == "F33"]  # noqa: E731
+    assert [(r.source_zone, r.dest_zone) for r in f33("zj-dr")] == [("core-db", "wan")]
+    assert [(r.source_zone, r.dest_zone) for r in f33("zj-dc")] == [("wan", "ops")]
+    # the database's own ACL admits the peer's database: replication reaches it (admitted)
+    assert dr_db in zones.admitted(policy, "postgresql", "zj-dc", "core-db", "database", network, allocations)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "said"),
+    [
+        (flow("X1", "internal/web", "core-db/database", "postgresql", across="dr"), "from", "core database"),
+        (flow("X2", "any", "core-db/database", "ssh", across="dr"), "from", "runs between hosts"),
+        (flow("X3", "dmz/declaration-web", "internal/middleware", "declarations", via="gatekeeper", across="dr"),
+         "via", "IP flow over the WAN"),  # fmt: skip
+        (flow("X4", "core-db/database", "core-db/database", "postgresql", across="both"), "across", ""),
+    ],
+)
+def test_a_flow_across_sites_is_refused_where_the_rules_forbid_it(env, extra, field, said):
+    edit_flows(env, lambda data: data["flows"].append(extra))
+    with pytest.raises(ModelError) as caught:
+        zones.load(env)
+    found = [p for p in caught.value.problems if extra["id"] in p.where or field in p.field]
+    assert any(field in p.field and said in p.message for p in found), caught.value.problems
+
+
+def test_a_flow_across_sites_without_a_dr_site_compiles_to_nothing_and_is_refused(env):
+    sites = yaml.safe_load((env / "sites.yml").read_text())
+    for site in sites["sites"]:
+        site.pop("dr_for", None)
+    (env / "sites.yml").write_text(yaml.safe_dump(sites, allow_unicode=True, sort_keys=False))
+    with pytest.raises(ModelError) as caught:
+        zones.load(env)
+    assert any(p.field == "across" and "dr_for" in p.message for p in caught.value.problems)

@@ -73,9 +73,10 @@ def test_a_flow_inside_one_zone_is_a_rule_between_its_roles_on_no_layer(lab):
 
 
 def test_a_flow_the_dr_site_lacks_an_end_of_is_not_compiled_there(lab):
-    # zj-dr has no ops host: F2 (ops/ops → core-db) has no source there, F5 (core-db → ops/ops) no destination
-    assert {"F2", "F5"} <= set(rules(lab, "zj-dc"))
-    assert not {"F2", "F5"} & set(rules(lab, "zj-dr"))
+    # zj-dr has no external zone and no backup host: F4 (ops/ops → external) has no destination
+    # there, F7 (external → ops/ops) no source, F20 (ops/backup → core-db/database) no source
+    assert {"F4", "F7", "F20"} <= set(rules(lab, "zj-dc"))
+    assert not {"F4", "F7", "F20"} & set(rules(lab, "zj-dr"))
 
 
 def test_any_service_compiles_to_no_protocol(tmp_path):
