@@ -45,7 +45,10 @@ class DrillError(JinbaoError):
     exit_code = 3
 
 
-def refuse_outside_lab(env: Path) -> None:
+def refuse(env: Path, kind: str) -> None:
+    """A drill of another kind than KINDS, or outside the lab, is refused before anything is touched."""
+    if kind not in KINDS:
+        raise DrillRefused(f"--kind {kind}: a drill is one of {', '.join(KINDS)}")
     if envstate.automation_key(env) is None:
         raise DrillRefused(
             f"{env}: no lab state ({envstate.state_dir(env)}): a drill injects failures into the lab's containers "
@@ -221,8 +224,7 @@ class Drill:
     # --- the whole drill ------------------------------------------------------------------
     def run(self) -> dict:
         """Run the drill; its report (see report())."""
-        if self.kind not in KINDS:
-            raise DrillRefused(f"--kind {self.kind}: a drill is one of {', '.join(KINDS)}")
+        refuse(self.env, self.kind)
         load = Load(self.plan, f"/tmp/jinbao-{self.name}", f"{self.name}-", self.writes, self.seconds)
         self.event(f"{self.kind} drill of {self.plan.environment} ({self.mode}) starts")
         if self.asynchronous and not self.playbook("replication-mode.yml", "-e", "mode=async"):
