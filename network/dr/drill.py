@@ -142,12 +142,14 @@ class Drill:
 
     def _baseline(self, load: Load, thread: threading.Thread) -> None:
         deadline = time.monotonic() + BASELINE_S
-        while time.monotonic() < deadline and thread.is_alive():
-            if sum(a.acknowledged for a in self._attempts(load)) >= BASELINE_ACKS:
+        while True:
+            attempts = self._attempts(load)
+            if sum(a.acknowledged for a in attempts) >= BASELINE_ACKS:
                 self.event(f"{BASELINE_ACKS} writes acknowledged: the business system works")
                 return
+            if time.monotonic() >= deadline or not thread.is_alive():
+                break
             time.sleep(1)
-        attempts = self._attempts(load)
         why = measure.writes(attempts).why or {"no attempt logged": 1}
         raise DrillError(
             f"the clerk's writes are not acknowledged before anything is injected ({why}): "
