@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup check lab lab-down images molecule lab-test test lint unit pulumi bench bench-lab national clean
+.PHONY: help setup check lab lab-down images molecule lab-test test lint unit pulumi bench bench-lab bench-dr national clean
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench: setup  ## national validate+allocate+render, +1 township, ansible compari
 bench-lab: setup  ## lab up (cold and warm image cache), converge, re-run; the application's writes/s, backup, restore (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_lab.py $(ENV)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_business.py $(ENV)
+
+bench-dr: setup  ## on a converged lab: 3 switchover and 3 failover drills; RTO min/median/max and lost writes (prints figures)
+	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_dr.py $(ENV)
 
 clean:  ## remove build output and caches (not the venv)
 	rm -rf build inventories/*/.cache .pytest_cache

@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from network import compliance
+from network.audit import drills as dr_drills
 from network.audit import restore
 from network.audit.diff import FEATURES
 
@@ -33,10 +34,13 @@ def write_reports(
     servers=None,
     generated: dt.datetime | None = None,
     restore_test: dict | None = None,
+    drills: list[dict] | None = None,
 ) -> dict[str, str]:
     """`results`: DeviceAudit per device; `servers`: HostDrift results of the Ansible
     check-mode run (None: not checked); `generated`: the report's date (default now);
-    `restore_test`: the latest restore test of the backups (network.audit.restore; None: none)."""
+    `restore_test`: the latest restore test of the backups (network.audit.restore; None: none);
+    `drills`: the DR drill history, newest first (network.audit.drills)."""
+    drills = drills or []
     servers = servers or []
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "audit.json", "junit": out_dir / "audit.junit.xml", "html": out_dir / "index.html"}
@@ -53,13 +57,20 @@ def write_reports(
         "servers_failed": sum(bool(h.error) for h in servers),
         "unused_waivers": compliance.unused_waivers(list(waivers), [(r.hostname, "", r.compliance) for r in results]),
         "restore_test": restore.state(restore_test),
+        "dr_drill": dr_drills.state(drills),
     }
     devices, hosts = [r.as_dict() for r in results], [h.as_dict() for h in servers]
-    document = {"summary": summary, "devices": devices, "servers": hosts, "restore_test": restore_test}
+    document = {
+        "summary": summary,
+        "devices": devices,
+        "servers": hosts,
+        "restore_test": restore_test,
+        "dr_drills": drills,
+    }
     paths["json"].write_text(json.dumps(document, indent=1))
     paths["junit"].write_text(junit(environment, results, servers))
     when = generated or dt.datetime.now(dt.UTC)
-    paths["html"].write_text(html(environment, summary, results, servers, list(waivers), when, restore_test))
+    paths["html"].write_text(html(environment, summary, results, servers, list(waivers), when, restore_test, drills))
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -157,7 +168,9 @@ def html(
     waivers=(),
     generated: dt.datetime | None = None,
     restore_test: dict | None = None,
+    drills: list[dict] | None = None,
 ) -> str:
+    drills = drills or []
     generated = generated or dt.datetime.now(dt.UTC)
     unused = {(w["ticket"], w["rule"]) for w in summary["unused_waivers"]}
     devices = [
@@ -177,5 +190,11 @@ def html(
             "result": restore_test,
             "state": restore.state(restore_test),
             "line": restore.summary(restore_test),
+        },
+        drills={
+            "shown": drills[: dr_drills.SHOWN],
+            "more": max(0, len(drills) - dr_drills.SHOWN),
+            "state": dr_drills.state(drills),
+            "line": dr_drills.summary(drills),
         },
     )

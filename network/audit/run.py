@@ -1,6 +1,6 @@
 """An audit run: every selected device read and compared with its intent and the level-3
 rules, the servers checked by the playbooks in check mode meanwhile, the latest restore test
-of the backups read, the reports written.
+of the backups and the DR drill history read, the reports written.
 
 `run_audit(env, ...)` is the whole of `jinbao audit` without its console: the command only
 prints the returned `AuditRun` and maps it to an exit code.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from network import compliance, fleet
 from network import servers as server_check
+from network.audit import drills as dr_drills
 from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
@@ -101,6 +102,7 @@ class AuditRun:
     reports: dict[str, str]  # json, junit, html → path
     seconds: float
     restore_test: dict | None = None  # the latest restore test of the backups; None: none on record
+    drills: list[dict] = field(default_factory=list)  # the DR drill history, newest first
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,7 @@ class AuditRun:
             "devices": devices,
             "servers": servers,
             "restore_test": self.restore_test,
+            "dr_drills": self.drills,
         }
 
 
@@ -152,6 +155,8 @@ def run_audit(
         if checking is not None:
             hosts = checking.result()
     target = out_dir or Path("build") / "audit" / network.name
-    restore_test = restore.latest(env)
-    reports = write_reports(network.name, results, target, policy.waivers, hosts, restore_test=restore_test)
-    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test)
+    restore_test, drills = restore.latest(env), dr_drills.history(env)
+    reports = write_reports(
+        network.name, results, target, policy.waivers, hosts, restore_test=restore_test, drills=drills
+    )
+    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from network.cli import console, devices, intent, lab, show, zones
+from network.cli import console, devices, dr, intent, lab, show, zones
 
 app = typer.Typer(
     help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
@@ -29,6 +29,8 @@ zones_app = typer.Typer(
     help="Security zones: zones.yml validated and compiled per firewall layer.", no_args_is_help=True
 )
 app.add_typer(zones_app, name="zones")
+dr_app = typer.Typer(help="Disaster recovery: the DR status and measured drills in the lab.", no_args_is_help=True)
+app.add_typer(dr_app, name="dr")
 
 for command in (intent.validate, intent.plan, intent.render):
     app.command()(command)
@@ -42,6 +44,8 @@ lab_app.command("up")(lab.lab_up)
 lab_app.command("images")(lab.lab_images)
 lab_app.command("down")(lab.lab_down)
 lab_app.command("status")(lab.lab_status)
+dr_app.command("status")(dr.dr_status)
+dr_app.command("drill")(dr.dr_drill)
 
 __all__ = ["app", "console"]
 

@@ -153,6 +153,7 @@ def _print_audit(run) -> None:
     if run.servers:
         console.out.print(f"servers: {sum(h.clean for h in run.servers)}/{len(run.servers)} as the playbooks want them")
     _print_restore_test(run.restore_test)
+    _print_drills(run.drills)
     console.out.print(
         f"{'[green]✓[/]' if clean == len(results) else '[red]✗[/]'} audit {run.environment}: {clean}/{len(results)} "
         f"clean in {run.seconds:.1f}s; report {run.reports['html']}"
@@ -164,6 +165,13 @@ def _print_restore_test(result: dict | None) -> None:
 
     mark = {"none": "-", "ok": "[green]✓[/]", "failed": "[red]✗[/]"}[restore.state(result)]
     console.out.print(f"{mark} {escape(restore.summary(result))}", highlight=False, soft_wrap=True)
+
+
+def _print_drills(drills: list[dict]) -> None:
+    from network.audit import drills as dr_drills
+
+    mark = {"none": "-", "ok": "[green]✓[/]", "failed": "[red]✗[/]"}[dr_drills.state(drills)]
+    console.out.print(f"{mark} {escape(dr_drills.summary(drills))}", highlight=False, soft_wrap=True)
 
 
 def _print_lines(lines) -> None:
