@@ -36,17 +36,8 @@ class DrillPlan:
 
 
 def _dr_sites(network: Network, business: str) -> tuple[str, ...]:
-    """The sites sites.yml names as DR for the business site (`dr_for`); without one, the other
-    data centres of its province."""
-    claimed = [s.id for s in network.sites.values() if getattr(s, "dr_for", None) == business]
-    if claimed:
-        return tuple(claimed)
-    province = network.province_of(network.sites[business])
-    return tuple(
-        s.id
-        for s in network.sites.values()
-        if s.tier == "datacenter" and s.id != business and network.province_of(s) == province
-    )
+    """The sites sites.yml names as DR for the business site (`dr_for`)."""
+    return tuple(network.dr_peers(business))
 
 
 def _hosts(network: Network, site_ids, role: str) -> tuple[str, ...]:
