@@ -1,0 +1,197 @@
+"""Off-site disaster recovery in the lab (docs/dr.md): the DR site's standby streams from the
+DC's primary over the WAN, the dr/ playbooks move the primary and the service names, and the
+drills measure what a clerk at a township sees. One drill of each kind runs here (`make
+bench-dr` runs three of each): zero acknowledged writes lost in synchronous mode, the failover
+refused while the primary is healthy, forced it fences the old primary first, after failback
+the DC is primary again and both sites replicate; in asynchronous mode a lagging standby is
+reported with its lag; a lost DR site stalls writes in synchronous mode until an operator
+degrades the pair to asynchronous, which is recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from network import envstate
+
+ROOT = Path(__file__).resolve().parents[2]
+DC, DR = "zj-dc", "zj-dr"
+
+
+def _drill(lab, kind: str, seconds: int) -> subprocess.CompletedProcess:
+    return _jinbao(
+        lab, "dr", "drill", str(lab.env), "--kind", kind, "--writes", "200", "--seconds", str(seconds), "--json"
+    )
+
+
+def _jinbao(lab, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "jinbao"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _status(lab) -> dict[str, dict]:
+    """dr/status.yml's view, host name -> its entry (role, streaming, sync_state, lag, mode ...)."""
+    ran = lab.ansible("dr/status.yml")
+    assert ran.returncode == 0, ran.stdout[-3000:]
+    found = json.loads((envstate.dr_dir(lab.env) / "status.json").read_text())
+    entries = found["hosts"] if isinstance(found, dict) else found
+    if isinstance(entries, dict):
+        entries = [{"host": name, **entry} for name, entry in entries.items()]
+    return {entry["host"]: entry for entry in entries}
+
+
+def _operations(lab) -> list[dict]:
+    path = envstate.dr_dir(lab.env) / "operations.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _db(site: str) -> str:
+    return f"{site}-db1"
+
+
+def _zone_of(lab) -> str:
+    """The service names' zone (group_vars' jinbao_service_zone: <province>.<domain>)."""
+    return f"{lab.network.province_of(lab.network.sites[DC]).slug}.{lab.network.policy.domain}"
+
+
+def _resolve(lab, name: str) -> list[str]:
+    """What the DC's name server answers for a service name."""
+    zone = _zone_of(lab)
+    out = lab.host(f"{DC}-ops1").check_output(f"dig @127.0.0.1 +short {name}.{zone} A")
+    return out.split()
+
+
+def _address(lab, host: str) -> str:
+    site, _, name = host.rpartition("-")
+    return lab.allocations.hosts[f"{site}/{name}"]["address"]
+
+
+def _in_recovery(lab, host: str) -> str:
+    return lab.host(host).check_output("sudo -u postgres psql -XAtc 'SELECT pg_is_in_recovery()'").strip()
+
+
+def _assert_normal(lab) -> None:
+    """The DC primary, the DR standby streaming from it in the configured mode, the names on the DC."""
+    status = _status(lab)
+    dc, dr = status[_db(DC)], status[_db(DR)]
+    assert dc["role"] == "primary" and dr["role"] == "standby", status
+    assert dr["streaming"] is True, status
+    assert dc["sync_state"] == "sync" and dc["mode"] == "sync", status
+    assert _resolve(lab, "db") == [_address(lab, _db(DC))]
+
+
+@pytest.fixture(scope="module")
+def normal(lab):
+    _assert_normal(lab)
+    return lab
+
+
+def test_the_dr_standby_streams_from_the_dc_primary_in_sync(normal):
+    lab = normal
+    assert _in_recovery(lab, _db(DR)) == "t" and _in_recovery(lab, _db(DC)) == "f"
+    # what the primary commits is on the standby (synchronous: the commit waited for its flush)
+    primary, standby = lab.host(_db(DC)), lab.host(_db(DR))
+    marker = f"dr-test-{int(time.time())}"
+    primary.run_test('sudo -u postgres psql -XAtc "CREATE TABLE IF NOT EXISTS jinbao_dr_test (x text)" postgres')
+    primary.run_test(f"sudo -u postgres psql -XAtc \"INSERT INTO jinbao_dr_test VALUES ('{marker}')\" postgres")
+    for _ in range(20):
+        seen = standby.run("sudo -u postgres psql -XAtc 'SELECT x FROM jinbao_dr_test' postgres").stdout
+        if marker in seen:
+            break
+        time.sleep(0.5)
+    assert marker in seen
+    refused = lab.host(_db(DR)).run("sudo -u postgres psql -XAtc 'CREATE TABLE nope (x int)' postgres")
+    assert refused.rc != 0 and "read-only" in refused.stderr
+
+
+def test_a_failover_asked_while_the_primary_is_healthy_is_refused_and_changes_nothing(normal):
+    lab = normal
+    before = len(_operations(lab))
+    refused = lab.ansible("dr/failover.yml", "-e", "confirm=yes")
+    assert refused.returncode != 0
+    assert "healthy" in refused.stdout and "force=true" in refused.stdout, refused.stdout[-3000:]
+    _assert_normal(lab)
+    records = _operations(lab)[before:]
+    assert records and records[-1]["what"].startswith("failover") and records[-1]["result"] != "ok", records
+
+
+def test_a_switchover_drill_loses_no_acknowledged_write(normal):
+    lab = normal
+    ran = _jinbao(
+        lab, "dr", "drill", str(lab.env), "--kind", "switchover", "--writes", "200", "--seconds", "120", "--json"
+    )
+    result = json.loads(ran.stdout)
+    print(f"\nswitchover drill: RTO {result['rto_s']} s, {result['acknowledged']} acknowledged, {result['lost']} lost")
+    assert ran.returncode == 0, (result.get("problems"), ran.stderr[-2000:])
+    assert result["mode"] == "sync" and result["lost"] == 0 and result["recovered"] and result["back_to_normal"]
+    _assert_normal(lab)
+
+
+def test_a_failover_drill_loses_no_acknowledged_write_and_fences_the_lost_primary(normal):
+    lab = normal
+    before = len(_operations(lab))
+    ran = _jinbao(
+        lab, "dr", "drill", str(lab.env), "--kind", "failover", "--writes", "200", "--seconds", "150", "--json"
+    )
+    result = json.loads(ran.stdout)
+    print(f"\nfailover drill: RTO {result['rto_s']} s, {result['acknowledged']} acknowledged, {result['lost']} lost")
+    assert ran.returncode == 0, (result.get("problems"), ran.stderr[-2000:])
+    assert result["mode"] == "sync" and result["lost"] == 0 and result["recovered"] and result["back_to_normal"]
+    failover = next(r for r in _operations(lab)[before:] if r["what"].startswith("failover"))
+    assert failover["result"] == "ok" and "fenced" in json.dumps(failover["details"]), failover
+    _assert_normal(lab)
+
+
+def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restores_the_dc(normal):
+    lab = normal
+    forced = lab.ansible("dr/failover.yml", "-e", "confirm=yes", "-e", "force=true")
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    # the old primary is stopped and kept from starting as a primary; the DR site took over
+    dc = lab.host(_db(DC))
+    assert not dc.service("postgresql@15-main").is_running
+    assert dc.file("/var/lib/postgresql/15/main/standby.signal").exists
+    assert _in_recovery(lab, _db(DR)) == "f"
+    assert _resolve(lab, "db") == [_address(lab, _db(DR))]
+    assert _resolve(lab, "app") == [_address(lab, f"{DR}-app1")]
+    # fenced before the DR site was promoted: the playbook's own order, as its record says
+    record = next(r for r in reversed(_operations(lab)) if r["what"].startswith("failover"))
+    steps = json.dumps(record["details"])
+    assert "fence" in steps and steps.index("fence") < steps.index("promot"), record
+    back = lab.ansible("dr/failback.yml", "-e", "confirm=yes")
+    assert back.returncode == 0, back.stdout[-3000:]
+    _assert_normal(lab)
+
+
+def test_in_async_mode_a_lagging_standby_is_reported_with_its_lag(normal):
+    lab = normal
+    to_async = lab.ansible("dr/replication-mode.yml", "-e", "mode=async", "-e", "confirm=yes", "-e", "force=true")
+    assert to_async.returncode == 0, to_async.stdout[-3000:]
+    standby = lab.host(_db(DR))
+    try:
+        standby.run_test("sudo -u postgres psql -XAtc 'SELECT pg_wal_replay_pause()'")
+        lab.host(_db(DC)).run_test(
+            "sudo -u postgres psql -XAtc "
+            "\"INSERT INTO jinbao_dr_test SELECT repeat('x', 1000) FROM generate_series(1, 999)\" postgres"
+        )
+        time.sleep(2)
+        status = _status(lab)
+        dr = status[_db(DR)]
+        assert status[_db(DC)]["mode"] == "async" and status[_db(DC)]["sync_state"] == "async", status
+        assert dr["lag_bytes"] > 0 and dr["lag_seconds"] is not None and dr["lag_seconds"] > 0, dr
+    finally:
+        standby.run("sudo -u postgres psql -XAtc 'SELECT pg_wal_replay_resume()'")
+        lab.ansible("dr/replication-mode.yml", "-e", "mode=sync", "-e", "confirm=yes")
+    _assert_normal(lab)
