@@ -41,11 +41,13 @@ lab-down:  ## remove the lab's containers, networks and keys (the image cache st
 images: setup  ## build the lab images that are missing (cached by input digest)
 	$(BIN)/jinbao lab images
 
-molecule: images  ## each role alone in a container (Molecule + testinfra)
-	@set -e; for role in $(ROLES_WITH_MOLECULE); do \
-		echo "==> molecule: $$role"; \
-		(cd roles/$$role && PATH=$(abspath $(BIN)):$$PATH molecule test); \
-	done
+MOLECULE_JOBS ?= 2
+molecule: images  ## each role alone in a container (Molecule + testinfra), MOLECULE_JOBS scenarios at a time
+	@mkdir -p build/molecule; printf '%s\n' $(ROLES_WITH_MOLECULE) | xargs -P $(MOLECULE_JOBS) -I{} sh -c '\
+		started=$$(date +%s); \
+		if (cd roles/{} && PATH=$(abspath $(BIN)):$$PATH molecule test) > build/molecule/{}.log 2>&1; \
+		then echo "==> molecule: {} passed in $$(( $$(date +%s) - started )) s"; \
+		else echo "==> molecule: {} FAILED (build/molecule/{}.log):"; tail -60 build/molecule/{}.log; exit 255; fi'
 
 lint: setup  ## ruff, import-linter (the house's layers), yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
