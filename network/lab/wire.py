@@ -55,8 +55,12 @@ def frr_active():
 
 # units to restart once the links are sorted or an address came back: sockets bound to
 # addresses that went away, sshd's in-band listener (it skips an address missing at boot),
-# and the zone firewalls' bridges, whose ports are whatever the names were at boot
-SOCKET_HOLDERS = ("rsyslog", "chrony", "ssh", "jinbao-bridges")
+# the zone firewalls' bridges, whose ports are whatever the names were at boot, and the
+# business system's listeners on the in-band address (PostgreSQL keeps only localhost when
+# its address came late; gunicorn and nginx fail without it; named skips it)
+SOCKET_HOLDERS = (
+    "rsyslog", "chrony", "ssh", "jinbao-bridges", "postgresql@15-main", "pension-app", "nginx", "named",
+)  # fmt: skip
 
 
 def release(spec):
@@ -169,9 +173,12 @@ def restart_socket_holders(changes):
     """Connections opened on the unsorted links (rsyslog's to the collector) may be bound to an
     address that is gone now and would retransmit into the void for a quarter hour."""
     for unit in SOCKET_HOLDERS:
-        if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
-            subprocess.run(["systemctl", "restart", unit], check=True)
-            changes.append(f"{unit} restarted")
+        state = ["systemctl", "show", "-p", "ActiveState", "--value", unit]
+        shown = subprocess.run(state, capture_output=True, text=True)
+        # running, or failed (or retrying) for want of its address at boot; a stopped unit stays stopped
+        if shown.stdout.strip() in ("active", "activating", "failed"):
+            restarted = subprocess.run(["systemctl", "restart", unit], capture_output=True, text=True)
+            changes.append(f"{unit} restarted" if restarted.returncode == 0 else f"{unit} failed to restart")
 
 
 def disable_units(units, changes):
