@@ -125,7 +125,7 @@ def test_a_failover_asked_while_the_primary_is_healthy_is_refused_and_changes_no
     assert "healthy" in refused.stdout and "force=true" in refused.stdout, refused.stdout[-3000:]
     _assert_normal(lab)
     records = _operations(lab)[before:]
-    assert records and records[-1]["what"].startswith("failover") and records[-1]["result"] != "ok", records
+    assert records and records[-1]["what"].startswith("failover") and records[-1]["result"] == "refused", records
 
 
 def test_a_switchover_drill_loses_no_acknowledged_write(normal):
@@ -151,7 +151,7 @@ def test_a_failover_drill_loses_no_acknowledged_write_and_fences_the_lost_primar
     assert ran.returncode == 0, (result.get("problems"), ran.stderr[-2000:])
     assert result["mode"] == "sync" and result["lost"] == 0 and result["recovered"] and result["back_to_normal"]
     failover = next(r for r in _operations(lab)[before:] if r["what"].startswith("failover"))
-    assert failover["result"] == "ok" and "fenced" in json.dumps(failover["details"]), failover
+    assert failover["result"] == "succeeded" and "fenced" in json.dumps(failover["details"]), failover
     _assert_normal(lab)
 
 
@@ -194,4 +194,49 @@ def test_in_async_mode_a_lagging_standby_is_reported_with_its_lag(normal):
     finally:
         standby.run("sudo -u postgres psql -XAtc 'SELECT pg_wal_replay_resume()'")
         lab.ansible("dr/replication-mode.yml", "-e", "mode=sync", "-e", "confirm=yes")
+    _assert_normal(lab)
+
+
+def test_in_sync_mode_a_lost_dr_site_stalls_writes_until_degraded_to_async_which_is_recorded(normal):
+    """The decision for a lost DR site in sync mode (docs/dr.md): the DC's commits wait for the
+    standby, so a clerk's write does not come back; the guarded replication-mode.yml degrades
+    the pair to async (refused while the standby streams), writes flow, and it is recorded."""
+    from test_business import CA_ON_CLERK, Clerk, resident_id
+
+    lab = normal
+    clerk = Clerk(lab)
+    standby = lab.host(_db(DR))
+
+    def write(timeout: int) -> str:
+        body = json.dumps(
+            {"request_id": f"dr-stall-{time.time_ns()}", "id_number": resident_id(time.time_ns() % 99_991),
+             "name": "李四", "township": "choucheng"}, ensure_ascii=False)  # fmt: skip
+        return clerk.host.run(
+            f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time {timeout} --interface {clerk.source} "
+            f"--cacert {CA_ON_CLERK} --resolve web.{clerk.zone}:443:{clerk.web} -H 'Content-Type: application/json' "
+            f"--data '{body}' https://web.{clerk.zone}/api/v1/enrollments"
+        ).stdout.strip()
+
+    assert write(20) == "201"
+    refused = lab.ansible("dr/replication-mode.yml", "-e", "mode=async", "-e", "confirm=yes")
+    assert refused.returncode != 0, "degrading while the standby streams must be refused"
+    before = len(_operations(lab))
+    standby.run_test("systemctl stop postgresql@15-main")  # the DR site's database is lost
+    try:
+        assert write(8) != "201", "a write was acknowledged in sync mode without the standby"
+        degraded = lab.ansible("dr/replication-mode.yml", "-e", "mode=async", "-e", "confirm=yes")
+        assert degraded.returncode == 0, degraded.stdout[-3000:]
+        assert write(20) == "201"
+        status = _status(lab)[_db(DC)]
+        assert status["mode"] == "async" and status["degraded"] is True, status
+        record = next(r for r in _operations(lab)[before:] if r["what"].startswith("replication-mode"))
+        assert record["result"] == "succeeded", record
+    finally:
+        standby.run("systemctl start postgresql@15-main")
+        for _ in range(60):
+            if _status(lab)[_db(DR)]["streaming"]:
+                break
+            time.sleep(2)
+        back = lab.ansible("dr/replication-mode.yml", "-e", "mode=sync", "-e", "confirm=yes")
+        assert back.returncode == 0, back.stdout[-3000:]
     _assert_normal(lab)
