@@ -53,11 +53,12 @@ def status(env: Path, runner=run_playbook, root: Path | None = None) -> DrStatus
 
 
 def hosts(found: dict | list | None) -> list[dict]:
-    """The per-host entries of status.json, whether it is a list of them or holds one (`hosts`)."""
+    """The per-host entries of status.json: dr/status.yml's `databases` (host -> its state), or
+    a list of them, or one held under `hosts`."""
     if isinstance(found, list):
         return [h for h in found if isinstance(h, dict)]
     if isinstance(found, dict):
-        listed = found.get("hosts")
+        listed = found.get("databases", found.get("hosts"))
         if isinstance(listed, list):
             return [h for h in listed if isinstance(h, dict)]
         if isinstance(listed, dict):

@@ -47,10 +47,7 @@ def _status(lab) -> dict[str, dict]:
     ran = lab.ansible("dr/status.yml")
     assert ran.returncode == 0, ran.stdout[-3000:]
     found = json.loads((envstate.dr_dir(lab.env) / "status.json").read_text())
-    entries = found["hosts"] if isinstance(found, dict) else found
-    if isinstance(entries, dict):
-        entries = [{"host": name, **entry} for name, entry in entries.items()]
-    return {entry["host"]: entry for entry in entries}
+    return {name: {"host": name, **entry} for name, entry in found["databases"].items()}
 
 
 def _operations(lab) -> list[dict]:
