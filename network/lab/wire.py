@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def ip(*args):
@@ -169,6 +170,16 @@ def set_addresses(spec, changes):
     return added
 
 
+def restore_resolvers(changes):
+    """Docker writes its own /etc/resolv.conf when a container starts again; the baseline role
+    keeps the node's (its DC's name servers) as /etc/resolv.conf.jinbao: put it back, in place
+    (the file is a bind mount)."""
+    kept = Path("/etc/resolv.conf.jinbao")
+    if kept.exists() and Path("/etc/resolv.conf").read_text() != kept.read_text():
+        Path("/etc/resolv.conf").write_text(kept.read_text())
+        changes.append("resolv.conf restored")
+
+
 def restart_socket_holders(changes):
     """Connections opened on the unsorted links (rsyslog's to the collector) may be bound to an
     address that is gone now and would retransmit into the void for a quarter hour."""
@@ -238,6 +249,7 @@ def main(spec):
     changes = []
     reset, restart_frr = sort_links(spec, changes)
     added = set_addresses(spec, changes)
+    restore_resolvers(changes)
     if restart_frr:
         subprocess.run(["systemctl", "start", "frr"], check=True)
         changes.append("frr restarted on the wired links")
