@@ -178,6 +178,10 @@ def test_in_async_mode_a_lagging_standby_is_reported_with_its_lag(normal):
     assert to_async.returncode == 0, to_async.stdout[-3000:]
     standby = lab.host(_db(DR))
     try:
+        # one transaction replayed first: the standby's lag in seconds is measured from the last
+        # one it replayed (status.yml reports it unknown, null, before any)
+        lab.host(_db(DC)).run_test("sudo -u postgres psql -XAtc \"INSERT INTO jinbao_dr_test VALUES ('x')\" postgres")
+        time.sleep(1)
         standby.run_test("sudo -u postgres psql -XAtc 'SELECT pg_wal_replay_pause()'")
         lab.host(_db(DC)).run_test(
             "sudo -u postgres psql -XAtc "
