@@ -47,7 +47,7 @@ molecule: images  ## each role alone in a container (Molecule + testinfra), MOLE
 		started=$$(date +%s); \
 		if (cd roles/{} && PATH=$(abspath $(BIN)):$$PATH molecule test) > build/molecule/{}.log 2>&1; \
 		then echo "==> molecule: {} passed in $$(( $$(date +%s) - started )) s"; \
-		else echo "==> molecule: {} FAILED (build/molecule/{}.log):"; tail -60 build/molecule/{}.log; exit 255; fi'
+		else echo "==> molecule: {} FAILED (build/molecule/{}.log):"; tail -60 build/molecule/{}.log; exit 1; fi'
 
 lint: setup  ## ruff, import-linter (the house's layers), yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
