@@ -6,10 +6,11 @@ playbooks read the very same facts; secrets live in ``group_vars/all/vault.yml``
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from network.model.schema import Strict
 
@@ -30,6 +31,32 @@ class Snmp(Strict):
 class LoginLockout(Strict):
     attempts: int = Field(default=5, ge=1, le=10)
     block_minutes: int = Field(default=15, ge=1)
+
+
+class AccessPrincipal(Strict):
+    """An operator role (docs/access.md): an account of its name on the hosts of the
+    Ansible groups it lists, admitting SSH certificates that carry its principal."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+    hosts: tuple[str, ...] = Field(min_length=1)
+    sudo: bool = False
+    groups: tuple[str, ...] = ()
+
+
+class Revocation(Strict):
+    """A revoked SSH certificate: one by serial, or every one issued under a key id."""
+
+    serial: int | None = Field(default=None, ge=0)
+    key_id: str | None = Field(default=None, min_length=1)
+    reason: str = Field(min_length=1)
+    by: str = Field(min_length=1)
+    date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Revocation:
+        if (self.serial is None) == (self.key_id is None):
+            raise ValueError("name exactly one of serial (one certificate) or key_id (all of a holder's)")
+        return self
 
 
 class Settings(Strict):
@@ -60,6 +87,23 @@ class Settings(Strict):
     backup_retention_full: int = Field(default=2, ge=1, le=52)
     # the DR pair's replication (group_vars dr.yml, docs/dr.md): sync waits for the DR standby
     dr_mode: Literal["sync", "async"] = "sync"
+    # operator access (group_vars access.yml and revocations.yml, docs/access.md)
+    access_ssh_ca_public_key: str = Field(
+        default="", pattern=r"^$|^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/]{40,}=*( .*)?$"
+    )
+    access_principals: tuple[AccessPrincipal, ...] = ()
+    access_automation_principal: str = Field(default="automation", pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+    access_automation_days: int = Field(default=7, ge=2, le=30)
+    access_certificate_hours: int = Field(default=8, ge=1, le=24)
+    access_revoked: tuple[Revocation, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct_principals(self) -> Settings:
+        names = [p.name for p in self.access_principals] + [self.access_automation_principal]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"access_principals: {', '.join(twice)} named twice (the automation principal included)")
+        return self
 
     @field_validator("db_maintainers")
     @classmethod

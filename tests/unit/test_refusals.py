@@ -201,3 +201,51 @@ def test_a_dr_site_stands_in_for_a_datacenter_with_the_same_tiers(lab: Path) -> 
     result = run("validate", lab)
     assert result.exit_code == 2, result.output
     assert "zj-dr" in result.output and "role web" in result.output
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "said"),
+    [
+        (
+            "revocations.yml",
+            "jinbao_access_revoked: []",
+            "jinbao_access_revoked: [{reason: lost, by: li.na}]",
+            "exactly one of serial",
+        ),
+        (
+            "revocations.yml",
+            "jinbao_access_revoked: []",
+            "jinbao_access_revoked: [{serial: 7, key_id: zhang.wei, reason: lost, by: li.na}]",
+            "exactly one of serial",
+        ),
+        ("revocations.yml", "jinbao_access_revoked: []", "jinbao_access_revoked: [{serial: 7, by: li.na}]", "reason"),
+        ("access.yml", "{name: dba,", "{name: sysops,", "sysops named twice"),
+        (
+            "access.yml",
+            "jinbao_access_certificate_hours: 8",
+            "jinbao_access_certificate_hours: 72",
+            "certificate_hours",
+        ),
+        ("access.yml", "ssh-ed25519 AAAA", "ssh-ed25519 not a key AAAA", "ssh_ca_public_key"),
+    ],
+    ids=[
+        "revocation-names-nothing",
+        "revocation-names-both",
+        "revocation-without-reason",
+        "role-twice",
+        "hours",
+        "key",
+    ],
+)
+def test_the_access_policy_is_validated_with_its_file_and_field(
+    lab: Path, file: str, old: str, new: str, said: str
+) -> None:
+    """group_vars access.yml and revocations.yml (docs/access.md): every node's sshd is built from them."""
+    path = lab / "group_vars" / "all" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    result = run("validate", lab)
+    path.write_text(text)
+    assert result.exit_code == 2, result.output
+    assert "group_vars/all" in result.output and said in result.output, result.output

@@ -63,3 +63,59 @@ def test_snmp_answers_v3_authpriv_only(host):
 def test_management_acl_is_loaded(host):
     table = host.check_output("nft list table inet jinbao_mgmt")
     assert "tcp dport 22 ip saddr !=" in table and "udp dport 161 ip saddr !=" in table
+
+
+# Operators by certificate: the converge trusts a CA made in the container (/root/molecule-ca)
+# and revokes the key id revoked.person; this host (group servers) admits sysops and auditor.
+CA = "/root/molecule-ca"
+SSH = "ssh -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+
+
+def login(host, user, key_id="alice", principals="sysops", validity="-5m:+1h", signed=True, command="id -un"):
+    """A fresh key, signed by the test CA when `signed`, logging in to the node's own address."""
+    directory = host.check_output("mktemp -d")
+    host.check_output(f"ssh-keygen -q -t ed25519 -N '' -f {directory}/key")
+    if signed:
+        serial = abs(hash((key_id, principals, validity))) % 100000
+        host.check_output(
+            f"ssh-keygen -q -s {CA} -I {key_id} -n {principals} -V {validity} -z {serial} {directory}/key.pub"
+        )
+    return host.run(f"{SSH} -i {directory}/key {user}@{address(host)} {command}")
+
+
+def test_sshd_trusts_the_ca_with_principals_and_a_revocation_list(host):
+    config = host.check_output("sshd -T").splitlines()
+    assert "trustedusercakeys /etc/ssh/jinbao_user_ca.pub" in config
+    assert "authorizedprincipalsfile /etc/ssh/principals/%u" in config
+    assert "revokedkeys /etc/ssh/jinbao_revoked.krl" in config
+    assert host.file("/etc/ssh/principals/sysops").content_string == "sysops\n"
+    assert not host.file("/etc/ssh/principals/dba").exists  # not a database host
+    assert "revoked.person" in host.check_output("ssh-keygen -Q -l -f /etc/ssh/jinbao_revoked.krl")
+
+
+def test_a_certificate_with_the_accounts_principal_logs_in_and_is_logged_by_key_id(host):
+    done = login(host, "sysops", key_id="alice.admin", command="'id -un; sudo -n true && echo root'")
+    assert done.rc == 0, done.stderr
+    assert done.stdout.split() == ["sysops", "root"]
+    assert "ID alice.admin (serial" in host.check_output("grep 'Accepted publickey for sysops' /var/log/auth.log")
+
+
+def test_an_auditor_logs_in_but_may_not_become_root(host):
+    done = login(host, "auditor", key_id="bob.audit", principals="auditor", command="'id -Gn; sudo -n true'")
+    assert done.rc != 0 and "adm" in done.stdout.split()
+    assert "sudo" in done.stderr or "password" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "user", "arguments"),
+    [
+        ("no certificate", "sysops", {"signed": False}),
+        ("expired", "sysops", {"validity": "-2h:-1h"}),
+        ("revoked", "sysops", {"key_id": "revoked.person"}),
+        ("another role's principal", "sysops", {"principals": "auditor"}),
+        ("a role this host does not admit", "dba", {"principals": "dba"}),
+    ],
+)
+def test_a_login_is_refused(host, case, user, arguments):
+    done = login(host, user, **arguments)
+    assert done.rc == 255 and "Permission denied" in done.stderr, (case, done.stdout, done.stderr)

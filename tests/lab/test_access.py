@@ -1,0 +1,177 @@
+"""Operators by certificate (docs/access.md), from the controller over the management network.
+
+The CA's short-lived certificates log in to the role accounts their principals name, on the
+hosts those roles cover, and the DC's collector records who (the key id) and which
+certificate (the serial). No certificate, an expired one, a revoked one, or one whose
+principal the host or account does not admit, is refused. Ansible's own account admits the
+automation principal, and the controller's key carries that certificate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from network import envstate
+
+APP, DB, COLLECTOR, ROUTER = "zj-dc-app1", "zj-dc-db1", "zj-dc-ops1", "choucheng-r1"
+
+
+@pytest.fixture(scope="module")
+def issue(lab, tmp_path_factory):
+    """Certify a fresh key with playbooks/ssh-certificate.yml; returns (private key, serial)."""
+    directory = tmp_path_factory.mktemp("operators")
+    made = itertools.count()
+
+    def issue(holder: str, principals: str, hours: int = 1, starts_minutes: int = -5) -> tuple[str, str]:
+        key = directory / f"{holder}-{principals.replace(',', '-')}-{next(made)}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        done = lab.ansible(
+            "playbooks/ssh-certificate.yml",
+            *("-e", f"holder={holder}", "-e", f"principals={principals}", "-e", f"key={key}.pub"),
+            *("-e", f"hours={hours}", "-e", f"starts_minutes={starts_minutes}"),
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
+        listed = subprocess.run(["ssh-keygen", "-L", "-f", f"{key}-cert.pub"], capture_output=True, text=True)
+        return str(key), re.search(r"Serial: (\d+)", listed.stdout).group(1)
+
+    return issue
+
+
+def ssh(lab, key: str, user: str, node: str, command: str = "id -un") -> subprocess.CompletedProcess:
+    known = envstate.ssh_dir(lab.env) / "known_hosts"
+    options = ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    pinned = ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+    return subprocess.run(
+        ["ssh", "-i", key, *options, *pinned, f"{user}@{lab.topology.nodes[node].management}", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def refused(done: subprocess.CompletedProcess) -> bool:
+    return done.returncode == 255 and "Permission denied" in done.stderr
+
+
+def log_length(lab, node: str) -> int:
+    """Lines of node's log on the DC's collector now: what a test looks for comes after them."""
+    return int(lab.host(COLLECTOR).run(f"wc -l < /var/log/remote/{node}.log").stdout.strip() or 0)
+
+
+def collected(lab, node: str, *needles: str, after: int = 0, timeout: float = 30) -> str:
+    """The line of node's log on the DC's collector, past line `after`, that has every needle
+    (waits for it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tail = f"tail -n +{after + 1} /var/log/remote/{node}.log"
+        lines = lab.host(COLLECTOR).run(f"{tail} | grep -F {needles[0]!r}").stdout.splitlines()
+        found = [line for line in lines if all(n in line for n in needles)]
+        if found:
+            return found[-1]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no line with {needles} in /var/log/remote/{node}.log on {COLLECTOR} past line {after}")
+        time.sleep(1)
+
+
+def test_a_sysops_certificate_administers_a_server_and_the_collector_records_who(lab, issue):
+    key, serial = issue("zhang.wei", "sysops")
+    before = log_length(lab, APP)
+    done = ssh(lab, key, "sysops", APP, "id -un; sudo -n id -un")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["sysops", "root"]
+    line = collected(lab, APP, "Accepted publickey for sysops", f"ID zhang.wei (serial {serial})", after=before)
+    assert "CERT" in line
+
+
+def test_a_dba_logs_in_to_the_database_host_only_and_without_root(lab, issue):
+    key, _ = issue("li.na", "dba")
+    done = ssh(lab, key, "dba", DB, "id -un; sudo -n true")
+    assert done.stdout.split()[:1] == ["dba"] and done.returncode != 0  # in, but no sudo
+    assert refused(ssh(lab, key, "dba", APP))  # the middleware host has no dba role
+
+
+def test_a_network_operator_administers_a_router_a_system_operator_does_not(lab, issue):
+    netops, _ = issue("wang.fang", "netops")
+    done = ssh(lab, netops, "netops", ROUTER, "sudo -n vtysh -c 'show version' | head -1")
+    assert done.returncode == 0 and "FRRouting" in done.stdout, done.stderr
+    sysops, _ = issue("zhao.lei", "sysops")
+    assert refused(ssh(lab, sysops, "sysops", ROUTER))
+
+
+def test_an_auditor_reads_everywhere_but_changes_nothing(lab, issue):
+    key, _ = issue("chen.jing", "auditor")
+    for node in (APP, DB, ROUTER):
+        done = ssh(lab, key, "auditor", node, "id -Gn; sudo -n true")
+        assert done.returncode != 0 and "adm" in done.stdout.split(), (node, done.stdout, done.stderr)
+
+
+def test_a_login_without_a_certificate_is_refused(lab, tmp_path):
+    key = tmp_path / "plain"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    assert refused(ssh(lab, str(key), "sysops", APP))
+
+
+def test_an_expired_certificate_is_refused(lab, issue):
+    key, _ = issue("zhang.wei", "sysops", hours=1, starts_minutes=-180)  # valid from -3 h to -2 h
+    assert refused(ssh(lab, key, "sysops", APP))
+
+
+def test_a_principal_the_account_does_not_admit_is_refused(lab, issue):
+    key, _ = issue("chen.jing", "auditor")
+    assert refused(ssh(lab, key, "sysops", APP))  # an auditor's certificate, the sysops account
+    assert refused(ssh(lab, key, lab.user, APP))  # nor the automation account
+
+
+def test_a_revoked_certificate_is_refused_at_the_next_login(lab, issue):
+    key, serial = issue("zhang.wei", "sysops")
+    assert ssh(lab, key, "sysops", APP).returncode == 0
+    revoked = [{"serial": int(serial), "reason": "lab test", "by": "test_access"}]
+    try:
+        pushed = lab.ansible("playbooks/access.yml", "-l", APP, "-e", json.dumps({"jinbao_access_revoked": revoked}))
+        assert pushed.returncode == 0, pushed.stdout[-2000:]
+        assert refused(ssh(lab, key, "sysops", APP))
+        other, _ = issue("zhang.wei", "sysops")  # another certificate of the same holder still works
+        assert ssh(lab, other, "sysops", APP).returncode == 0
+    finally:
+        restored = lab.ansible("playbooks/access.yml", "-l", APP)
+    assert restored.returncode == 0, restored.stdout[-2000:]
+    assert ssh(lab, key, "sysops", APP).returncode == 0  # the list from revocations.yml again
+
+
+def test_ansible_logs_in_under_the_automation_principal(lab):
+    """The connection group_vars give Ansible offers the controller key's certificate, which
+    the automation account admits by its principal; the collector records it by key id."""
+    key = envstate.ssh_dir(lab.env) / "id_ed25519"
+    listed = subprocess.run(["ssh-keygen", "-L", "-f", f"{key}-cert.pub"], capture_output=True, text=True, check=True)
+    assert re.search(r"Principals:\s*\n\s*automation\s*\n", listed.stdout), listed.stdout
+    serial = re.search(r"Serial: (\d+)", listed.stdout).group(1)
+    shown = subprocess.run(
+        ["ansible-inventory", "-i", str(lab.env), "--host", APP],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    connection = json.loads(shown.stdout)
+    arguments = connection["ansible_ssh_common_args"].replace("{{ inventory_dir }}", str(lab.env)).split()
+    before = log_length(lab, APP)
+    fresh = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "BatchMode=yes"]  # ssh takes the first value
+    done = subprocess.run(
+        ["ssh", "-i", str(key), *fresh, *arguments, f"{lab.user}@{lab.topology.nodes[APP].management}", "id -un"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == lab.user, done.stderr
+    collected(
+        lab, APP, f"Accepted publickey for {lab.user}", f"ID automation@{lab.env.name} (serial {serial})", after=before
+    )
