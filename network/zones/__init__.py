@@ -7,7 +7,8 @@ what the protection rules forbid, naming the flow:
 
 - nothing from the internet or a partner zone to the core database;
 - the core database's database service only from the middleware, and for audited maintenance
-  from the operations zone's administration hosts (B/S three tiers, level 3);
+  from the operations zone's bastion, the console that records sessions (B/S three tiers,
+  level 3);
 - a ``zone/role`` end that no DC of the environment has (it would compile to nothing);
 - the internet reaches only the DMZ; the DMZ reaches the internal network only through the
   gatekeeper (``via: gatekeeper``: a ferry of files, never an IP path);

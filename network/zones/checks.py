@@ -118,7 +118,8 @@ def _core_database(case: _Case) -> Iterator[Finding]:
             yield (
                 "from",
                 f"the core database's database service is reached only by {' and '.join(clients)} "
-                "(the middleware; audited maintenance from the operations zone's administration hosts) "
+                "(the middleware; audited maintenance from the operations zone's bastion, which records "
+                "sessions) "
                 "and, across a DR pair, by its own replica; by nothing else (B/S three tiers, level 3)",
             )
 

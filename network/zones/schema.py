@@ -16,9 +16,9 @@ Kind = Literal["core", "internal", "ops", "external", "partner", "dmz", "interne
 UNTRUSTED = ("internet", "partner")
 # The core database's database service (PostgreSQL, by name or by its port under another
 # name) is reached by the middleware of an internal zone, and for maintenance by the
-# administration hosts of the operations zone (ops/ops), and by nothing else.
+# operations zone's bastion (ops/bastion, the audited console), and by nothing else.
 DATABASE_SERVICE = ("postgresql", "tcp", 5432)
-DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("ops",)}  # zone kind -> roles
+DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("bastion",)}  # zone kind -> roles (ops: the audited console)
 # content types the gatekeeper can check (well-formed, no DTD or entities, size): a ferry
 # may carry only these
 CHECKED_CONTENT = ("application/xml", "application/json")

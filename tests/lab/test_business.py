@@ -178,9 +178,9 @@ def passwords(lab):
 
 
 def test_pg_hba_refuses_the_application_account_from_the_console(lab, passwords):
-    """ops1 passes the firewall (F18), so pg_hba itself must refuse the wrong account there."""
-    ops = _host_named(lab, "ops")
-    refused = _psql(lab, ops, "pension_app", "select 1", passwords["pension_app"])
+    """The bastion passes the firewall (F18), so pg_hba itself must refuse the wrong account there."""
+    console = _host_named(lab, "bastion")
+    refused = _psql(lab, console, "pension_app", "select 1", passwords["pension_app"])
     assert refused.rc != 0 and any(r in refused.stderr for r in REFUSED_BY_PG_HBA), refused.stderr
     # and the application account works from the middleware
     app = _host_named(lab, "middleware")
@@ -202,25 +202,25 @@ MAINTENANCE = [
 
 @pytest.mark.parametrize(("sql", "reason"), MAINTENANCE, ids=["drop", "delete", "truncate"])
 def test_maintenance_cannot_destroy_and_the_attempt_is_audited_on_the_collector(lab, passwords, sql, reason):
-    ops = _host_named(lab, "ops")
+    console, collector = _host_named(lab, "bastion"), _host_named(lab, "ops")
     account = lab.network.policy.db_maintainers[0]
     marker = f"jinbao-test-{uuid.uuid4().hex[:8]}"
-    refused = _psql(lab, ops, account, f"/* {marker} */ {sql}", passwords[account])
+    refused = _psql(lab, console, account, f"/* {marker} */ {sql}", passwords[account])
     assert refused.rc != 0 and reason in refused.stderr, refused.stderr
     collected = f"/var/log/remote/{_host_named(lab, 'database')}.log"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        lines = lab.host(ops).run(f"grep -F {marker} {collected}").stdout.splitlines()
+        lines = lab.host(collector).run(f"grep -F {marker} {collected}").stdout.splitlines()
         if any(account in line for line in lines):
             return
         time.sleep(1)
-    pytest.fail(f"no line of {account}'s `{sql}` ({marker}) in {collected} on {ops}")
+    pytest.fail(f"no line of {account}'s `{sql}` ({marker}) in {collected} on {collector}")
 
 
 def test_maintenance_can_read_and_update(lab, passwords):
-    ops = _host_named(lab, "ops")
+    console = _host_named(lab, "bastion")
     account = lab.network.policy.db_maintainers[0]
-    done = _psql(lab, ops, account, "UPDATE pension.persons SET name = name WHERE false", passwords[account])
+    done = _psql(lab, console, account, "UPDATE pension.persons SET name = name WHERE false", passwords[account])
     assert done.rc == 0, done.stderr
 
 
@@ -247,7 +247,7 @@ def test_an_unsigned_update_is_refused(lab):
 def _contributions(lab, passwords) -> int:
     account = lab.network.policy.db_maintainers[0]
     counted = _psql(
-        lab, _host_named(lab, "ops"), account, "SELECT count(*) FROM pension.contributions", passwords[account]
+        lab, _host_named(lab, "bastion"), account, "SELECT count(*) FROM pension.contributions", passwords[account]
     )
     assert counted.rc == 0, counted.stderr
     return int(counted.stdout.strip())

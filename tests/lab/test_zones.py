@@ -229,8 +229,8 @@ def test_the_probed_matrix_is_zones_yml(lab, responders, capsys):
     # every (zone, role) of the DC's hosts in sites.yml probes, so each role-scoped flow is proven
     model = {(h.zone, h.role) for h in lab.network.sites[DC].hosts}
     assert model <= {(s.zone, s.role) for s in sources}, "a role of the DC never probes"
-    # the database's clients: the middleware (F1) and the maintenance console (F18), no one else
-    clients = {h.name for h in hosts if h.role in ("middleware", "ops")}
+    # the database's clients: the middleware (F1) and the audited console (F18), no one else
+    clients = {h.name for h in hosts if h.role in ("middleware", "bastion")}
     assert {a for a, _, x in expected if x == "postgresql"} == clients
     assert not [(a, b) for a, b, x in opened if x == "postgresql" and role[a] == "web"], "the web tier reaches the db"
     assert expected, "zones.yml should open something between the lab's zones"

@@ -34,10 +34,11 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
         assert hostvars[host]["jinbao_loopback"] == addresses["loopback"]
     assert hostvars["zj-dc-ops1"]["jinbao_address"] == allocations.hosts["zj-dc/ops1"]["address"]
     assert "zj-dc-db1" in data["zone_core_db"]["hosts"]
-    # in-band SSH is admitted from what zones.yml sends: the operations host and the backup
-    # host to the database (F2, F20), the database to the backup host (F21), nothing else
-    console, backup, database = (f"{allocations.hosts[f'zj-dc/{h}']['address']}/32" for h in ("ops1", "bak1", "db1"))
-    assert hostvars["zj-dc-db1"]["jinbao_ssh_sources"] == [console, backup]
+    # in-band SSH is admitted from what zones.yml sends: the bastion and the backup host to
+    # the database (F2, F20), the database to the backup host (F21), nothing else
+    hosts = ("bastion1", "bak1", "db1")
+    console, backup, database = (f"{allocations.hosts[f'zj-dc/{h}']['address']}/32" for h in hosts)
+    assert hostvars["zj-dc-db1"]["jinbao_ssh_sources"] == [backup, console]
     assert hostvars["zj-dc-bak1"]["jinbao_ssh_sources"] == [database]
     assert hostvars["zj-dc-ops1"]["jinbao_ssh_sources"] == []
     assert "jinbao_ssh_sources" not in hostvars["zhejiang-r1"]
@@ -72,4 +73,4 @@ def test_a_refused_zone_policy_stops_ansible_naming_the_flow(lab: Path) -> None:
     path.write_text(path.read_text().replace("  - id: F2\n", "  - id: F1\n", 1))
     result = ansible_inventory(lab, "--list")
     assert result.returncode != 0
-    assert "zones.yml: flows[1] (F1: ops/ops" in result.stderr and "id is used by another flow" in result.stderr
+    assert "zones.yml: flows[1] (F1: ops/bastion" in result.stderr and "id is used by another flow" in result.stderr

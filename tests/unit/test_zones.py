@@ -63,7 +63,7 @@ def test_every_nftables_layer_is_accepted_by_nft(env):
 
 EXPIRED = {"reason": "migration", "approved_by": "CISO", "expires": "2020-01-01"}
 WAIVED = {"reason": "migration", "approved_by": "CISO", "expires": "2099-01-01"}
-DATABASE_RULE = "the core database's database service is reached only by internal/middleware and ops/ops"
+DATABASE_RULE = "the core database's database service is reached only by internal/middleware and ops/bastion"
 HELD_BACK = [
     (flow("X1", "internet", "core-db", "postgresql"), "to", "nothing from the internet zone may reach the core"),
     (flow("X2", "partner", "core-db/database", "postgresql"), "to", "nothing from the partner zone"),
@@ -82,13 +82,14 @@ HELD_BACK = [
     (flow("X10", "internal", "internal/middleware", "app-api"), "to", "between two of its roles"),
     (flow("X11", "internal/web", "internal/web", "app-api"), "to", "between two of its roles"),
     (flow("X12", "dmz/declaration-web", "dmz/proxy", "declarations", via="gatekeeper"), "via", "not inside one"),
-    # the core database's database service: the middleware, and ops/ops for audited maintenance, only
+    # the core database's database service: the middleware, and ops/bastion for audited maintenance, only
     (flow("X13", "external", "core-db", "postgresql"), "from", DATABASE_RULE),
     (flow("X14", "wan", "core-db", "postgresql"), "from", DATABASE_RULE),
     (flow("X15", "internal/web", "core-db", "postgresql"), "from", DATABASE_RULE),
     (flow("X16", "internal/web", "core-db/database", "postgresql"), "from", DATABASE_RULE),
     (flow("X17", "internal", "core-db/database", "postgresql"), "from", DATABASE_RULE),  # the web tier too
-    (flow("X18", "ops", "core-db", "postgresql"), "from", DATABASE_RULE),  # not only the admin hosts
+    (flow("X18", "ops", "core-db", "postgresql"), "from", DATABASE_RULE),  # not only the bastion
+    (flow("X26", "ops/ops", "core-db/database", "postgresql"), "from", DATABASE_RULE),  # not the unrecorded host
     (flow("X19", "external/front-end-processor", "core-db", "postgresql"), "from", DATABASE_RULE),
     (flow("X20", "internal/web", "core-db", "pg-alt"), "from", DATABASE_RULE),  # its port under another name
     (flow("X21", "internal/web", "core-db", "any", waiver=WAIVED), "from", DATABASE_RULE),
@@ -165,8 +166,8 @@ def test_a_yaml_syntax_error_names_the_file_and_line(env, in_tmp):
     assert not (in_tmp / "build").exists()
 
 
-def test_the_maintenance_flow_from_the_admin_hosts_to_the_database_is_allowed(env):
-    edit_flows(env, lambda data: data["flows"].append(flow("F99", "ops/ops", "core-db/database", "postgresql")))
+def test_the_maintenance_flow_from_the_audited_console_to_the_database_is_allowed(env):
+    edit_flows(env, lambda data: data["flows"].append(flow("F99", "ops/bastion", "core-db/database", "postgresql")))
     assert "F99" in {f.id for f in zones.load(env).flows}
 
 
@@ -182,13 +183,13 @@ def test_adjacent_layers_of_one_vendor_are_refused(env):
 def test_a_new_flow_opens_exactly_one_rule(env):
     network, allocations = planned(env)
     before = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
-    maintenance = flow("F99", "ops/ops", "core-db/database", "postgresql")  # maintenance from the operations host
-    edit_flows(env, lambda data: data["flows"].append(maintenance))
+    metrics = flow("F99", "ops/ops", "core-db/database", "app-api")  # e.g. a monitoring agent on the operations host
+    edit_flows(env, lambda data: data["flows"].append(metrics))
     after = zones.render(zones.load(env), network, allocations, "zj-dc", "inner").splitlines()
     added = [line for line in after if line not in before]
     assert added == [
-        "\t\tip saddr { 10.5.2.10/32 } ip daddr { 10.5.0.10/32 } tcp dport { 5432 } ct state new counter accept "
-        'comment "F99 ops/ops->core-db/database postgresql"'
+        "\t\tip saddr { 10.5.2.10/32 } ip daddr { 10.5.0.10/32 } tcp dport { 7001 } ct state new counter accept "
+        'comment "F99 ops/ops->core-db/database app-api"'
     ]
     assert [line for line in before if line not in after] == []
 
@@ -298,12 +299,12 @@ def test_the_dmz_reaches_the_wan_only_through_the_gatekeeper(env):
 def test_a_hosts_own_acl_admits_ssh_from_exactly_the_flows_sources(env):
     policy = zones.load(env)
     network, allocations = planned(env)
-    console = f"{allocations.hosts['zj-dc/ops1']['address']}/32"
+    console = f"{allocations.hosts['zj-dc/bastion1']['address']}/32"  # the audited console (F2)
     backup = f"{allocations.hosts['zj-dc/bak1']['address']}/32"  # pgBackRest (F20)
-    assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (console, backup)
+    assert zones.admitted(policy, "ssh", "zj-dc", "core-db", "database", network, allocations) == (backup, console)
     assert zones.admitted(policy, "ssh", "zj-dc", "ops", "ops", network, allocations) == ()
-    # at the DR site: its own operations host (F2) and the DC's, across the pair (F39)
-    dr_console = f"{allocations.hosts['zj-dr/ops1']['address']}/32"
+    # at the DR site: its own bastion (F2) and the DC's, across the pair (F39)
+    dr_console = f"{allocations.hosts['zj-dr/bastion1']['address']}/32"
     assert zones.admitted(policy, "ssh", "zj-dr", "core-db", "database", network, allocations) == (console, dr_console)
     edit_flows(env, lambda data: data["flows"].append(flow("F99", "internal", "core-db/database", "ssh")))
     widened = zones.admitted(zones.load(env), "ssh", "zj-dc", "core-db", "database", network, allocations)

@@ -46,8 +46,8 @@ def test_one_flow_becomes_its_addresses_protocol_and_ports(lab):
 
 
 def test_a_whole_zone_end_is_its_subnet_and_the_internet_is_any_address(lab):
-    f2 = rules(lab, "zj-dc")["F2"]  # ops/ops → core-db, ssh
-    assert (f2.sources, f2.dests, f2.proto, f2.ports) == (("10.5.2.10/32",), ("10.5.0.0/24",), "tcp", (22,))
+    f2 = rules(lab, "zj-dc")["F2"]  # ops/bastion → core-db, ssh
+    assert (f2.sources, f2.dests, f2.proto, f2.ports) == (("10.5.2.12/32",), ("10.5.0.0/24",), "tcp", (22,))
     f13 = rules(lab, "zj-dc")["F13"]  # internet → dmz/declaration-web, https
     assert (f13.sources, f13.dests, f13.proto, f13.ports) == ((), ("10.5.4.10/32",), "tcp", (443,))
 
