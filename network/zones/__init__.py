@@ -36,6 +36,7 @@ from network.zones.read import load, load_if_any
 from network.zones.schema import (
     ANY,
     CHECKED_CONTENT,
+    CONSOLE_ROLE,
     DATABASE_CLIENTS,
     DATABASE_SERVICE,
     FERRY_ACCOUNT,
@@ -56,6 +57,7 @@ from network.zones.schema import (
 __all__ = [
     "ANY",
     "CHECKED_CONTENT",
+    "CONSOLE_ROLE",
     "DATABASE_CLIENTS",
     "DATABASE_SERVICE",
     "FERRY_ACCOUNT",

@@ -18,7 +18,9 @@ UNTRUSTED = ("internet", "partner")
 # name) is reached by the middleware of an internal zone, and for maintenance by the
 # operations zone's bastion (ops/bastion, the audited console), and by nothing else.
 DATABASE_SERVICE = ("postgresql", "tcp", 5432)
-DATABASE_CLIENTS = {"internal": ("middleware",), "ops": ("bastion",)}  # zone kind -> roles (ops: the audited console)
+# The audited console (docs/access.md): operators reach every other node from it only.
+CONSOLE_ROLE = "bastion"
+DATABASE_CLIENTS = {"internal": ("middleware",), "ops": (CONSOLE_ROLE,)}  # zone kind -> roles
 # content types the gatekeeper can check (well-formed, no DTD or entities, size): a ferry
 # may carry only these
 CHECKED_CONTENT = ("application/xml", "application/json")

@@ -92,6 +92,8 @@ class InventoryModule(BaseInventoryPlugin):
         # the private network's address space: the national and the provincial blocks
         space = [network.addressing.national.supernet, network.addressing.provinces.supernet]
         self.inventory.set_variable("all", "jinbao_private_networks", space)
+        # the audited consoles (role bastion): every other node admits operators from them only
+        self.inventory.set_variable("all", "jinbao_bastions", _bastions(network, plan.allocations))
         self._add_routers(network, plan.allocations, index)
         try:
             policy = zones.load_if_any(root, network)  # zones.yml: the hosts' own ACLs, the lab's firewalls
@@ -283,6 +285,18 @@ def _name_servers(network, allocations, index, policy, site, server) -> list[str
         ):
             found.append(candidate)
     return found
+
+
+def _bastions(network, allocations) -> list[dict]:
+    """Every bastion of the environment, with the addresses it connects from: its in-band
+    address (to the DC's zones, through the firewalls) and its management address (to the
+    routers and every node's out-of-band sshd)."""
+    return [
+        {"host": network.hostname(site, server.name), **allocations.hosts[f"{site.id}/{server.name}"]}
+        for site in network.sites.values()
+        for server in site.hosts
+        if server.role == zones.CONSOLE_ROLE
+    ]
 
 
 def _plane(index, site) -> dict:

@@ -1,9 +1,12 @@
-"""Operators by certificate (docs/access.md), from the controller over the management network.
+"""Operators by certificate through the bastion (docs/access.md).
 
-The CA's short-lived certificates log in to the role accounts their principals name, on the
-hosts those roles cover, and the DC's collector records who (the key id) and which
-certificate (the serial). No certificate, an expired one, a revoked one, or one whose
-principal the host or account does not admit, is refused. Ansible's own account admits the
+An operator logs in to the DC's bastion from the management network (here: the controller),
+with the CA's short-lived certificate in an agent that the bastion's recorded session
+forwards, and goes on to the role accounts the certificate's principals name, on the hosts
+those roles cover. The DC's collector records who (the key id) and which certificate (the
+serial), and keeps the session's recording, which tlog-play replays. The nodes admit
+operators from the bastions only. No certificate, an expired one, a revoked one, or one whose
+principal the account does not admit, is refused. Ansible's own account admits the
 automation principal, and the controller's key carries that certificate.
 """
 
@@ -13,9 +16,11 @@ import itertools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,7 @@ import pytest
 from network import envstate
 
 APP, DB, COLLECTOR, ROUTER = "zj-dc-app1", "zj-dc-db1", "zj-dc-ops1", "choucheng-r1"
+BASTION, SESSIONS = "zj-dc-bastion1", "/var/log/sessions"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +53,7 @@ def issue(lab, tmp_path_factory):
 
 
 def ssh(lab, key: str, user: str, node: str, command: str = "id -un") -> subprocess.CompletedProcess:
+    """Log in straight from the controller (an operator's desk on the management network)."""
     known = envstate.ssh_dir(lab.env) / "known_hosts"
     options = ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
     pinned = ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
@@ -56,6 +63,28 @@ def ssh(lab, key: str, user: str, node: str, command: str = "id -un") -> subproc
         text=True,
         timeout=60,
     )
+
+
+def address_of(lab, node: str) -> str:
+    """Where an operator on the bastion reaches node: a DC server in band (through the zones'
+    firewalls, F2-F4), a router on its management address."""
+    site, _, name = node.rpartition("-")
+    host = lab.allocations.hosts.get(f"{site}/{name}")
+    return host["address"] if host else lab.topology.nodes[node].management
+
+
+def via_bastion(
+    lab, key: str, user: str, node: str, command: str = "id -un", bastion: str = BASTION
+) -> subprocess.CompletedProcess:
+    """Log in to the bastion with the key's certificate in a fresh agent, forwarded, and go on
+    from the recorded session to node (BatchMode: a refusal fails, it never asks)."""
+    onward = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"{user}@{address_of(lab, node)}", command]
+    inner = " ".join(shlex.quote(word) for word in onward)
+    known = envstate.ssh_dir(lab.env) / "known_hosts"
+    login = ["ssh", "-A", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", f"UserKnownHostsFile={known}"]
+    login += ["-o", "StrictHostKeyChecking=yes", f"{user}@{lab.topology.nodes[bastion].management}", inner]
+    script = f"ssh-add -q {shlex.quote(key)} && exec {' '.join(shlex.quote(word) for word in login)}"
+    return subprocess.run(["ssh-agent", "sh", "-c", script], capture_output=True, text=True, timeout=90)
 
 
 def refused(done: subprocess.CompletedProcess) -> bool:
@@ -82,69 +111,110 @@ def collected(lab, node: str, *needles: str, after: int = 0, timeout: float = 30
         time.sleep(1)
 
 
-def test_a_sysops_certificate_administers_a_server_and_the_collector_records_who(lab, issue):
+def test_a_sysops_certificate_administers_a_server_through_the_bastion_and_the_collector_records_who(lab, issue):
     key, serial = issue("zhang.wei", "sysops")
     before = log_length(lab, APP)
-    done = ssh(lab, key, "sysops", APP, "id -un; sudo -n id -un")
+    done = via_bastion(lab, key, "sysops", APP, "id -un; sudo -n id -un")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["sysops", "root"]
-    line = collected(lab, APP, "Accepted publickey for sysops", f"ID zhang.wei (serial {serial})", after=before)
+    assert done.stdout.split()[-2:] == ["sysops", "root"]
+    bastion = lab.allocations.hosts["zj-dc/bastion1"]["address"]
+    accepted = f"Accepted publickey for sysops from {bastion} "
+    line = collected(lab, APP, accepted, f"ID zhang.wei (serial {serial})", after=before)
     assert "CERT" in line
 
 
-def test_a_dba_logs_in_to_the_database_host_only_and_without_root(lab, issue):
+def test_the_session_on_the_bastion_is_recorded_and_replays_on_the_collector(lab, issue):
+    """What the operator saw, the onward login included, reaches the collector as a tlog
+    recording of its own, and tlog-play shows it again."""
+    key, _ = issue("zhang.wei", "sysops")
+    marker = f"jinbao-session-{uuid.uuid4().hex[:8]}"
+    done = via_bastion(lab, key, "sysops", APP, f"echo {marker}; hostname")
+    assert done.returncode == 0 and marker in done.stdout, done.stderr
+    collector = lab.host(COLLECTOR)
+    deadline = time.monotonic() + 60
+    while not (found := collector.run(f"grep -lF {marker} {SESSIONS}/{BASTION}/*.jsonl").stdout.split()):
+        assert time.monotonic() < deadline, f"no recording with {marker} under {SESSIONS}/{BASTION} on {COLLECTOR}"
+        time.sleep(2)
+    (recording,) = found
+    shown = collector.run(f"stat -c '%G %a' {recording}").stdout.split()
+    assert shown == ["adm", "640"], shown  # the auditors' group reads it, no one writes it
+    first = json.loads(collector.check_output(f"head -1 {recording}"))
+    assert first["user"] == "sysops" and first["rec"] in recording, first
+    replayed = collector.run(f"timeout 60 script -qec 'tlog-play -i {recording}' /dev/null < /dev/null")
+    assert replayed.rc == 0, replayed.stderr
+    assert marker in replayed.stdout and APP in replayed.stdout, replayed.stdout
+
+
+def test_the_bastion_is_the_only_way_in(lab, issue):
+    """The same valid certificate, straight from the controller to a server, a router or the
+    database: refused; the nodes admit operators from the bastions' addresses only."""
+    key, _ = issue("zhang.wei", "sysops,netops,dba")
+    for user, node in (("sysops", APP), ("netops", ROUTER), ("dba", DB)):
+        assert refused(ssh(lab, key, user, node)), (user, node)
+        assert via_bastion(lab, key, user, node).returncode == 0, (user, node)
+
+
+def test_no_operator_becomes_root_on_the_bastion(lab, issue):
+    """Root on the bastion could stop the recording: only automation has it there."""
+    key, _ = issue("zhang.wei", "sysops")
+    done = ssh(lab, key, "sysops", BASTION, "id -un; sudo -n true")
+    assert done.stdout.split()[-1:] == ["sysops"] and done.returncode != 0, (done.stdout, done.stderr)
+
+
+def test_a_dba_reaches_the_database_host_only_and_without_root(lab, issue):
     key, _ = issue("li.na", "dba")
-    done = ssh(lab, key, "dba", DB, "id -un; sudo -n true")
-    assert done.stdout.split()[:1] == ["dba"] and done.returncode != 0  # in, but no sudo
-    assert refused(ssh(lab, key, "dba", APP))  # the middleware host has no dba role
+    done = via_bastion(lab, key, "dba", DB, "id -un; sudo -n true")
+    assert done.stdout.split()[-1:] == ["dba"] and done.returncode != 0  # in, but no sudo
+    assert via_bastion(lab, key, "dba", APP).returncode != 0  # the middleware host has no dba role
 
 
 def test_a_network_operator_administers_a_router_a_system_operator_does_not(lab, issue):
     netops, _ = issue("wang.fang", "netops")
-    done = ssh(lab, netops, "netops", ROUTER, "sudo -n vtysh -c 'show version' | head -1")
+    done = via_bastion(lab, netops, "netops", ROUTER, "sudo -n vtysh -c 'show version' | head -1")
     assert done.returncode == 0 and "FRRouting" in done.stdout, done.stderr
     sysops, _ = issue("zhao.lei", "sysops")
-    assert refused(ssh(lab, sysops, "sysops", ROUTER))
+    assert via_bastion(lab, sysops, "sysops", ROUTER).returncode != 0
 
 
 def test_an_auditor_reads_everywhere_but_changes_nothing(lab, issue):
     key, _ = issue("chen.jing", "auditor")
     for node in (APP, DB, ROUTER):
-        done = ssh(lab, key, "auditor", node, "id -Gn; sudo -n true")
+        done = via_bastion(lab, key, "auditor", node, "id -Gn; sudo -n true")
         assert done.returncode != 0 and "adm" in done.stdout.split(), (node, done.stdout, done.stderr)
 
 
 def test_a_login_without_a_certificate_is_refused(lab, tmp_path):
     key = tmp_path / "plain"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    assert refused(ssh(lab, str(key), "sysops", APP))
+    assert refused(ssh(lab, str(key), "sysops", BASTION))
 
 
 def test_an_expired_certificate_is_refused(lab, issue):
     key, _ = issue("zhang.wei", "sysops", hours=1, starts_minutes=-180)  # valid from -3 h to -2 h
-    assert refused(ssh(lab, key, "sysops", APP))
+    assert refused(ssh(lab, key, "sysops", BASTION))
 
 
 def test_a_principal_the_account_does_not_admit_is_refused(lab, issue):
     key, _ = issue("chen.jing", "auditor")
-    assert refused(ssh(lab, key, "sysops", APP))  # an auditor's certificate, the sysops account
-    assert refused(ssh(lab, key, lab.user, APP))  # nor the automation account
+    assert refused(ssh(lab, key, "sysops", BASTION))  # an auditor's certificate, the sysops account
+    assert refused(ssh(lab, key, lab.user, BASTION))  # nor the automation account
 
 
 def test_a_revoked_certificate_is_refused_at_the_next_login(lab, issue):
     key, serial = issue("zhang.wei", "sysops")
-    assert ssh(lab, key, "sysops", APP).returncode == 0
+    assert ssh(lab, key, "sysops", BASTION).returncode == 0
     revoked = [{"serial": int(serial), "reason": "lab test", "by": "test_access"}]
     try:
-        pushed = lab.ansible("playbooks/access.yml", "-l", APP, "-e", json.dumps({"jinbao_access_revoked": revoked}))
+        revoking = json.dumps({"jinbao_access_revoked": revoked})
+        pushed = lab.ansible("playbooks/access.yml", "-l", BASTION, "-e", revoking)
         assert pushed.returncode == 0, pushed.stdout[-2000:]
-        assert refused(ssh(lab, key, "sysops", APP))
+        assert refused(ssh(lab, key, "sysops", BASTION))
         other, _ = issue("zhang.wei", "sysops")  # another certificate of the same holder still works
-        assert ssh(lab, other, "sysops", APP).returncode == 0
+        assert ssh(lab, other, "sysops", BASTION).returncode == 0
     finally:
-        restored = lab.ansible("playbooks/access.yml", "-l", APP)
+        restored = lab.ansible("playbooks/access.yml", "-l", BASTION)
     assert restored.returncode == 0, restored.stdout[-2000:]
-    assert ssh(lab, key, "sysops", APP).returncode == 0  # the list from revocations.yml again
+    assert ssh(lab, key, "sysops", BASTION).returncode == 0  # the list from revocations.yml again
 
 
 def test_ansible_logs_in_under_the_automation_principal(lab):
