@@ -42,6 +42,9 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
     assert hostvars["zj-dc-bak1"]["jinbao_ssh_sources"] == [database]
     assert hostvars["zj-dc-ops1"]["jinbao_ssh_sources"] == []
     assert "jinbao_ssh_sources" not in hostvars["zhejiang-r1"]
+    # every node knows the audited consoles, the only sources of operators' logins
+    bastions = [{"host": f"{s}-bastion1", **allocations.hosts[f"{s}/bastion1"]} for s in ("zj-dc", "zj-dr")]
+    assert hostvars["zhejiang-r1"]["jinbao_bastions"] == hostvars["zj-dc-db1"]["jinbao_bastions"] == bastions
     # the DC's name server, then the DR site's (F31, F32), for the hosts zones.yml lets ask
     # them (dns: F22-F24); each DR host its own site's first; routers and the unrouted DMZ ask none
     dc_ns, dr_ns = allocations.hosts["zj-dc/ops1"]["address"], allocations.hosts["zj-dr/ops1"]["address"]
