@@ -73,7 +73,7 @@ def _connect(host, port: int) -> str:
 @pytest.mark.parametrize(
     ("port", "verdict"),
     [(22, "open"), (5432, "open"), (7001, "blocked"), (3389, "blocked")],
-    ids=["F2-ssh-from-ops", "F18-maintenance-from-ops", "app-api-is-not-the-dbs", "undeclared"],
+    ids=["F2-ssh-from-the-bastion", "F18-maintenance-from-the-bastion", "app-api-is-not-the-dbs", "undeclared"],
 )
 def test_traffic_across_the_bridge_follows_zones_yml(host, port, verdict):
     assert _connect(host, port) == verdict
