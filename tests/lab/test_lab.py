@@ -25,14 +25,30 @@ def test_lab_up_again_changes_nothing(lab):
     assert report["changed"] is False, report
 
 
+def _not_ok(run: dict) -> list[str]:
+    """Each task result of a json-callback run that failed, was unreachable or changed."""
+    found = []
+    for play in run.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                if result.get("failed") or result.get("unreachable") or result.get("changed"):
+                    why = result.get("msg") or result.get("stderr") or ""
+                    found.append(f"{host}: {task['task']['name']}: {str(why)[:300]}")
+    return found
+
+
 def test_second_converge_changes_nothing(lab):
     done = lab.ansible("playbooks/site.yml", env_extra={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"})
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    stats = json.loads(done.stdout[done.stdout.index("{") :])["stats"]
+    try:
+        run = json.loads(done.stdout[done.stdout.index("{") :])
+    except ValueError:
+        run = {}
+    assert done.returncode == 0, "\n".join(_not_ok(run)) or done.stdout[-3000:] + done.stderr[-2000:]
+    stats = run["stats"]
     routers = {n.name for n in lab.routers()}
     assert routers <= set(stats), f"not converged: {sorted(routers - set(stats))}"
     changed = {host: s["changed"] for host, s in stats.items() if s["changed"] or s["failures"] or s["unreachable"]}
-    assert not changed, f"a second converge changed or failed: {changed}"
+    assert not changed, f"a second converge changed or failed: {changed}\n" + "\n".join(_not_ok(run))
 
 
 def test_nodes_run_systemd_unprivileged(lab):
