@@ -180,8 +180,8 @@ class Drill:
         if self.kind == "switchover":
             return self.playbook("switchover.yml")
         for host in self.plan.lost_in_failover:
-            self.event(f"stopping {host} ({self.nodes.container(host)})")
-            self.nodes.stop(host)
+            self.event(f"cutting the power of {host} ({self.nodes.container(host)})")
+            self.nodes.kill(host)
             self.stopped.append(host)
         return self.playbook("failover.yml")
 

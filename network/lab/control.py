@@ -60,8 +60,9 @@ class NodeControl:
         if not self._container(node).put_archive(str(target.parent), buffer.getvalue()):
             raise LabError(f"{node}: could not write {path}")
 
-    def stop(self, node: str) -> None:
-        self._container(node).stop(timeout=30)
+    def kill(self, node: str) -> None:
+        """Cut the node's power: SIGKILL, no shutdown (what a lost site does to its hosts)."""
+        self._container(node).kill()
 
     def start(self, node: str) -> None:
         """Start the node and wire it again (links, addresses, the automation account)."""

@@ -165,8 +165,15 @@ def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restor
     assert _resolve(lab, "app") == [_address(lab, f"{DR}-app1")]
     # fenced before the DR site was promoted: the playbook's own order, as its record says
     record = next(r for r in reversed(_operations(lab)) if r["what"].startswith("failover"))
-    steps = json.dumps(record["details"])
-    assert "fence" in steps and steps.index("fence") < steps.index("promot"), record
+    assert record["result"] == "succeeded" and record["details"]["forced"] is True, record
+    assert record["details"]["steps_done"][:2] == ["fenced", "promoted"], record["details"]
+    # and the record reached the DC's collector (syslog tag jinbao-dr)
+    collector = lab.host(f"{DC}-ops1")
+    find = f"grep -hF jinbao-dr /var/log/remote/*.log | grep -F {record['started']} | grep -F failover"
+    deadline = time.monotonic() + 30
+    while collector.run(find).rc != 0:
+        assert time.monotonic() < deadline, f"no jinbao-dr line of the failover started {record['started']}"
+        time.sleep(1)
     back = lab.ansible("dr/failback.yml", "-e", "confirm=yes")
     assert back.returncode == 0, back.stdout[-3000:]
     _assert_normal(lab)

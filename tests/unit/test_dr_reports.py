@@ -150,10 +150,10 @@ class FakeLab:
         return f"jinbao-lab-{node}"
 
     def running(self, node: str) -> bool:
-        return f"stop {node}" not in self.calls or f"start {node}" in self.calls
+        return f"kill {node}" not in self.calls or f"start {node}" in self.calls
 
-    def stop(self, node: str) -> None:
-        self.calls.append(f"stop {node}")
+    def kill(self, node: str) -> None:
+        self.calls.append(f"kill {node}")
 
     def start(self, node: str) -> None:
         self.calls.append(f"start {node}")
@@ -203,8 +203,8 @@ def test_a_failover_drill_stops_the_business_site_runs_the_playbooks_and_fails_b
     result, lab = run_failover(tmp_path, found_ids=7)
     steps = [c for c in lab.calls if not c.startswith("put")]
     assert steps == [
-        "stop zj-dc-db1",
-        "stop zj-dc-app1",
+        "kill zj-dc-db1",
+        "kill zj-dc-app1",
         "failover.yml -e confirm=yes",
         "start zj-dc-db1",
         "start zj-dc-app1",

@@ -1,7 +1,7 @@
 """postgresql_replication: b streams synchronously from a over verified TLS, a write on a is
 read on b, b refuses writes; the entry points switch the primary over and back (the old
 primary rewound with pg_rewind, not copied), a fenced server starts read-only, the start
-guard makes a primary start a standby when `db` points elsewhere or nobody answers, and a
+guard makes a primary start a standby when `db` points elsewhere or a resolver is silent, and a
 degrade to async is recorded and survives a converge."""
 
 from __future__ import annotations
@@ -170,13 +170,28 @@ def test_the_start_guard_keeps_a_primary_from_starting_when_db_points_elsewhere(
     _wait(lambda: _streams(a, "mol_pgrepl_b") == "streaming sync", "b does not stream from a again")
 
 
-def test_the_start_guard_without_an_answer_writes_standby_signal(a):
+def _guard(a, resolvers: str, addresses: str) -> bool:
+    """Run the start guard on a with its own config; True when it wrote standby.signal."""
     a.check_output(
         "rm -rf /tmp/guard && mkdir /tmp/guard && printf '%s\\n' GUARD_NAME=db.zhejiang.lab.jinbao.internal "
-        "GUARD_RESOLVERS=127.0.0.1 GUARD_ADDRESSES=192.0.2.1 GUARD_DATA_DIR=/tmp/guard > /tmp/guard.conf"
+        f"{shlex.quote('GUARD_RESOLVERS=' + shlex.quote(resolvers))} GUARD_ADDRESSES={addresses} "
+        "GUARD_DATA_DIR=/tmp/guard GUARD_WAIT=3 > /tmp/guard.conf"
     )
     a.check_output("/usr/local/sbin/jinbao-postgresql-start-guard /tmp/guard.conf")
-    assert a.file("/tmp/guard/standby.signal").exists
+    return a.file("/tmp/guard/standby.signal").exists
+
+
+def test_the_start_guard_without_an_answer_writes_standby_signal(a):
+    assert _guard(a, "127.0.0.1", "192.0.2.1")
+
+
+def test_the_start_guard_needs_every_resolver_not_only_its_own_sites(a, b):
+    # a DC back while its line to the DR site is cut: its own name server still says db is
+    # here (the records from before the failover), the DR site's is silent -> standby
+    a_address, b_address = (n.check_output("hostname -I").split()[0] for n in (a, b))
+    assert not _guard(a, b_address, a_address), "every resolver answers a: a may start as the primary"
+    assert _guard(a, f"{b_address} 127.0.0.1", a_address)
+    assert "from 127.0.0.1 in 3s" in a.check_output("journalctl -t jinbao-start-guard --no-pager")
 
 
 def test_a_degrade_to_async_is_recorded_and_survives_a_converge(a, tmp_path_factory):
