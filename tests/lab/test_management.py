@@ -120,9 +120,7 @@ def test_routers_comply_with_level3_or_carry_a_reviewed_waiver(lab, plane, tmp_p
 
 def _unclean(report: dict) -> dict:
     """The servers the audit does not find clean: their error, or the tasks that would change."""
-    return {
-        s["hostname"]: s["error"] or [c["task"] for c in s["changes"]] for s in report["servers"] if not s["clean"]
-    }
+    return {s["hostname"]: s["error"] or [c["task"] for c in s["changes"]] for s in report["servers"] if not s["clean"]}
 
 
 def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
