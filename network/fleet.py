@@ -29,8 +29,11 @@ class Fleet:
         return Renderer(self.network, self.allocations, self.secrets)
 
 
-def select(env: Path, limit: list[str] | None = None, vault_password_file: Path | None = None) -> Fleet:
-    """The devices of `env` that `limit` names (hostnames or site ids, globs; None: every device)."""
+def select(
+    env: Path, limit: list[str] | None = None, vault_password_file: Path | None = None, some: bool = True
+) -> Fleet:
+    """The devices of `env` that `limit` names (hostnames or site ids, globs; None: every device).
+    `some`: a limit naming no device is refused."""
     network, allocations = planned(env)
     secrets = load_secrets(env, vault_password_file)
-    return Fleet(network, allocations, secrets, drivers.targets(env, network, allocations, secrets, limit))
+    return Fleet(network, allocations, secrets, drivers.targets(env, network, allocations, secrets, limit, some))

@@ -19,7 +19,9 @@ from network.audit import drills as dr_drills
 from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
-from network.drivers import Target, open_driver
+from network.drivers import Target, matches, open_driver
+from network.errors import JinbaoError, Problem
+from network.model import Network
 from network.platforms import scrub
 from network.servers import HostDrift
 
@@ -137,20 +139,25 @@ def run_audit(
     vault_password_file: Path | None = None,
     servers: bool = True,
 ) -> AuditRun:
-    """Audit the devices `limit` selects (every one: None) and, on a full audit of an
-    environment with servers, the servers too; write the reports (default build/audit/<env>)."""
-    selected = fleet.select(env, limit, vault_password_file)
+    """Audit the devices and servers `limit` selects (hostname or site id globs; every one:
+    None; `servers` False: devices only) and write the reports (default build/audit/<env>).
+    A limit that names neither a device nor a server (one the audit would check) is refused."""
+    selected = fleet.select(env, limit, vault_password_file, some=False)
     renderer = selected.renderer()
     intended = renderer.render_hosts(selected.hostnames)
     rules = compliance.load_rules()
     policy = Policy(rules, compliance.load_waivers(env, rules), renderer.contexts(selected.hostnames))
     network = selected.network
+    checked = servers_named(network, limit) if servers else []
+    if limit and not selected.targets and not checked:
+        what = "device or server" if servers else "device"
+        raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no {what}: {', '.join(limit)}"))
     started = time.perf_counter()
     hosts = []
     with ThreadPoolExecutor(max_workers=1) as background:
         checking = None
-        if servers and not limit and any(site.hosts for site in network.sites.values()):
-            checking = background.submit(server_check.check, env)  # while the devices are audited
+        if checked:  # while the devices are audited
+            checking = background.submit(server_check.check, env, "servers" if not limit else ",".join(checked))
         results = audit(selected.targets, intended, policy)
         if checking is not None:
             hosts = checking.result()
@@ -160,3 +167,13 @@ def run_audit(
         network.name, results, target, policy.waivers, hosts, restore_test=restore_test, drills=drills
     )
     return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills)
+
+
+def servers_named(network: Network, limit: list[str] | None) -> list[str]:
+    """The model's servers `limit` names (every one: None), by hostname."""
+    return [
+        network.hostname(site, host.name)
+        for site in network.sites.values()
+        for host in site.hosts
+        if not limit or any(matches(network.hostname(site, host.name), site, pattern) for pattern in limit)
+    ]

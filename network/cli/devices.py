@@ -115,7 +115,12 @@ def _print_diffs(outcomes) -> None:
 
 def audit(
     env: EnvArg,
-    limit: LimitOpt = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit", help="Only these devices and servers: hostname or site id, globs allowed (repeatable)."
+        ),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory; default build/audit/<env>.")] = None,
     vault_password_file: VaultOpt = None,
     servers: Annotated[

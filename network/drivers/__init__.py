@@ -35,12 +35,16 @@ class Target:
     optional_args: dict
 
 
-def targets(env: Path, network: Network, allocations, secrets=None, limit: list[str] | None = None) -> list[Target]:
+def targets(
+    env: Path, network: Network, allocations, secrets=None, limit: list[str] | None = None, some: bool = True
+) -> list[Target]:
+    """The devices `limit` names (hostname or site id globs; None: all). `some`: a limit that
+    names no device is refused (a caller that also acts on servers checks that itself)."""
     key = automation_key(env)
     found = []
     for site, device in network.iter_devices():
         hostname = network.hostname(site, device.name)
-        if limit and not any(_matches(hostname, site, pattern) for pattern in limit):
+        if limit and not any(matches(hostname, site, pattern) for pattern in limit):
             continue
         address = allocations.devices[f"{site.id}/{device.name}"]["management"]
         if key is not None and platform(device.platform).get("automation_key"):
@@ -55,12 +59,13 @@ def targets(env: Path, network: Network, allocations, secrets=None, limit: list[
                 Problem("group_vars/all", hostname, "jinbao_admin_users", "no admin account with a vault password")
             )
         found.append(Target(hostname, device.platform, address, admin, password, {}))
-    if limit and not found:
+    if limit and not found and some:
         raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no device: {', '.join(limit)}"))
     return found
 
 
-def _matches(hostname: str, site, pattern: str) -> bool:
+def matches(hostname: str, site, pattern: str) -> bool:
+    """A --limit pattern names a node: its hostname or its site's id, globs allowed."""
     from fnmatch import fnmatch
 
     return fnmatch(hostname, pattern) or fnmatch(site.id, pattern)
