@@ -111,6 +111,9 @@ def removed(lab):
         lab._hosts.clear()  # the township's node is new (new host key)
         converged = lab.ansible("playbooks/site.yml", "--limit", f"{TOWNSHIP}-r1,{county.name}")
         assert converged.returncode == 0, converged.stdout[-3000:]
+        # the township's router is new, and so is its host key: the bastions learn it
+        learnt = lab.ansible("playbooks/access.yml", "--limit", "server_bastion")
+        assert learnt.returncode == 0, learnt.stdout[-3000:]
         township = lab.router_of(TOWNSHIP)
         assert not _reaches(lab, [township], 120), f"{TOWNSHIP} did not come back"
 

@@ -150,6 +150,12 @@ def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
     finally:
         converged = lab.ansible("playbooks/baseline.yml", "--limit", "fotang-r1,zj-dc-app1")
         assert converged.returncode == 0, converged.stdout[-3000:]
-    clean = _jinbao("audit", str(lab.env), "--json", "--out", str(tmp_path))
+    # the two it found, audited again alone (--limit names a router and a server alike)
+    clean = _jinbao(
+        "audit", str(lab.env), "--limit", "fotang-r1", "--limit", "zj-dc-app1", "--json", "--out", str(tmp_path)
+    )
     assert clean.returncode == 0, _unclean(json.loads(clean.stdout)) if clean.stdout.strip() else clean.stderr[-2000:]
+    again = json.loads(clean.stdout)
+    assert [d["hostname"] for d in again["devices"]] == ["fotang-r1"]
+    assert [s["hostname"] for s in again["servers"]] == ["zj-dc-app1"]  # checked, not left out
     assert "public" not in router.check_output("cat /etc/snmp/snmpd.conf")
