@@ -2,7 +2,7 @@
 
     load     the clerk's writes from a township (network/dr/load.py), bounded in count and time
     inject   switchover: dr/switchover.yml; failover: the business site's database and middleware
-             containers stopped, then dr/failover.yml
+             containers' power cut (SIGKILL), then dr/failover.yml
     measure  RTO from the attempts log once the writes come back (network/dr/measure.py); RPO: the
              acknowledged request ids the primary does not hold, after the event and after return
     return   switchover: dr/switchover.yml again; failover: the containers started, dr/failback.yml
@@ -106,6 +106,7 @@ class Drill:
     playbooks: list[PlaybookRun] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    injected_at: float | None = None  # epoch s: the event's start (the outage is measured from it)
 
     @property
     def name(self) -> str:
@@ -157,7 +158,7 @@ class Drill:
         )
 
     def _settled(self, attempts: list[measure.Attempt], event_done: float) -> bool:
-        window = measure.window(attempts)
+        window = measure.window(attempts, event_at=self.injected_at)
         if not window.disrupted:
             return time.time() - event_done >= QUIET_S
         if not window.recovered:
@@ -247,6 +248,7 @@ class Drill:
     def _measured(self, load: Load) -> tuple[list[measure.Attempt], list[dict], bool | None]:
         thread = self._start(load)
         self._baseline(load, thread)
+        self.injected_at = time.time()
         injected = self._inject()
         attempts = self._finish_load(load, thread, time.time())
         acknowledged = measure.writes(attempts).acknowledged
@@ -257,7 +259,7 @@ class Drill:
 
     def report(self, attempts: list[measure.Attempt], checks: list[dict], returned: bool | None) -> dict:
         """`returned`: the return's playbook passed (None: not run, the event's playbook failed first)."""
-        window, counted = measure.window(attempts), measure.writes(attempts)
+        window, counted = measure.window(attempts, event_at=self.injected_at), measure.writes(attempts)
         lost_ids = [i for i in counted.acknowledged if any(i in c["missing"] for c in checks)]
         self.problems += [c["error"] for c in checks if c["error"]]
         back = returned is not False and checks[-1]["primary"] == self.plan.db_hosts[0]

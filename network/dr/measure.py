@@ -73,19 +73,31 @@ class Window:
     first_ack_after: float | None = None
     rto_at_least_s: float | None = None  # when not recovered: how long the outage lasted at least
     failures_after_recovery: int = 0  # attempts failing again after the first one came back
+    failures_before_event: int = 0  # attempts that failed and ended before the event: not its outage
 
 
-def window(attempts: list[Attempt], stall_s: float = STALL_S) -> Window:
-    first_bad = next((a for a in attempts if a.disrupted(stall_s)), None)
+def window(attempts: list[Attempt], stall_s: float = STALL_S, event_at: float | None = None) -> Window:
+    """The outage: from the last acknowledged write before the first failed or stalled one to
+    the first acknowledged after. `event_at` (epoch s): only an attempt still running then or
+    started later can be the event's; a failure over before it (a slow first request, say) is
+    counted apart, never taken for the outage."""
+    early = 0 if event_at is None else sum(1 for a in attempts if a.disrupted(stall_s) and a.end <= event_at)
+    first_bad = next((a for a in attempts if a.disrupted(stall_s) and (event_at is None or a.end > event_at)), None)
     if first_bad is None:
-        return Window(disrupted=False, recovered=True, rto_s=0.0)
+        return Window(disrupted=False, recovered=True, rto_s=0.0, failures_before_event=early)
     before = [a.end for a in attempts if a.acknowledged and a.end <= first_bad.start]
     since = before[-1] if before else first_bad.start
     after = [a for a in attempts if a.acknowledged and a.start >= first_bad.start]
     if not after:
         last = max(a.end for a in attempts)
         return Window(
-            True, False, None, before[-1] if before else None, first_bad.start, rto_at_least_s=round(last - since, 3)
+            True,
+            False,
+            None,
+            before[-1] if before else None,
+            first_bad.start,
+            rto_at_least_s=round(last - since, 3),
+            failures_before_event=early,
         )
     back = min(after, key=lambda a: a.end)
     again = sum(1 for a in attempts if a.start >= back.end and not a.acknowledged)
@@ -97,6 +109,7 @@ def window(attempts: list[Attempt], stall_s: float = STALL_S) -> Window:
         first_bad.start,
         back.end,
         failures_after_recovery=again,
+        failures_before_event=early,
     )
 
 

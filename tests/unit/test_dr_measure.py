@@ -37,6 +37,23 @@ def test_rto_runs_from_the_last_acknowledged_write_before_to_the_first_after() -
     assert window.rto_s == pytest.approx(12.1)
 
 
+def test_a_failure_over_before_the_event_is_not_taken_for_its_outage() -> None:
+    # seen in a failover drill: the first write got a 503 while the middleware warmed up, the
+    # next was acknowledged, and the RTO came out as 2 s for an outage of about 50
+    attempts = log(
+        line("w1", 90.0, 91.6, 503),
+        line("w1", 91.6, 92.2, 201),
+        line("w2", 100.0, 100.1, 201),
+        line("w3", 101.0, 111.0, "timeout"),  # in flight when the event came at 100.5
+        line("w3", 112.0, 149.0, 504),
+        line("w3", 150.0, 150.2, 201, "10.5.6.11"),
+    )
+    window = measure.window(attempts, event_at=100.5)
+    assert window.first_disrupted == 101.0 and window.last_ack_before == 100.1 and window.first_ack_after == 150.2
+    assert window.rto_s == pytest.approx(50.1) and window.failures_before_event == 1
+    assert measure.window(attempts).rto_s == pytest.approx(2.2)  # what the drill measured before
+
+
 def test_without_a_failed_or_stalled_write_there_is_no_outage() -> None:
     window = measure.window(log(line("w1", 1.0, 1.1, 201), line("w2", 2.0, 2.1, 201)))
     assert (window.disrupted, window.recovered, window.rto_s) == (False, True, 0.0)

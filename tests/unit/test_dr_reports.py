@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -179,11 +180,19 @@ class FakeLab:
         return PlaybookRun(f"dr/{playbook}", args, self.rc, 1.0)
 
 
+ADDRESS = "10.5.6.11"
+
+
 def attempts_log(prefix: str) -> str:
+    """The clerk's log, its clock starting now: the drill's event comes at once, before write 4."""
+    now = time.time()
     rows = [(1, 1.0, 1.1, 201), (2, 2.0, 2.1, 201), (3, 3.0, 3.1, 201), (4, 4.0, 14.0, "timeout"), (4, 15.0, 15.1, 201)]
     rows += [(5, 16.0, 16.1, 201), (6, 17.0, 17.1, 201), (7, 18.0, 18.1, 201)]
     return "".join(
-        json.dumps({"id": f"{prefix}{n:05d}", "start": s, "end": e, "status": str(c), "address": "10.5.6.11"}) + "\n"
+        json.dumps(
+            {"id": f"{prefix}{n:05d}", "start": now + s, "end": now + e, "status": str(c), "address": "10.5.6.11"}
+        )
+        + "\n"
         for n, s, e, c in rows
     )
 
