@@ -22,14 +22,20 @@ STATUS_COLUMNS = ("host", "role", "timeline", "lsn", "sync_state", "streaming", 
 DRILL_FAILED = 1  # exit code: writes lost in synchronous mode, or the system did not recover
 
 
-def dr_status(env: EnvArg, as_json: JsonOpt = False) -> None:
-    """dr/status.yml: who is primary, replication state and lag, sync or async; and the last drill.
+def dr_status(
+    env: EnvArg,
+    drills: Annotated[
+        int, typer.Option("--drills", min=0, max=1000, help="Show this many of the newest drills on record.")
+    ] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """dr/status.yml: who is primary, replication state and lag, sync or async; and the drill history.
 
     Exit 0 when the playbook passed, 3 when it failed."""
     from network.dr import status
 
     with console.errors(as_json):
-        found = status.status(env)
+        found = status.status(env, drills=drills)
     if as_json:
         print(json.dumps(found.as_dict(), ensure_ascii=False))
     else:
@@ -55,9 +61,11 @@ def _print_status(found) -> None:
         console.err.print(escape(found.run.tail), highlight=False, soft_wrap=True)
     elif found.error:
         console.err.print(f"[red]✗[/] {escape(found.error)}", highlight=False, soft_wrap=True)
-    mark = "-" if found.last_drill is None else "[green]✓[/]" if found.last_drill.get("ok") else "[red]✗[/]"
-    line = f"{mark} last drill: {escape(history.summary(found.last_drill))}"
-    console.out.print(line, highlight=False, soft_wrap=True)
+    if not found.drills:
+        console.out.print(f"- drills: {escape(history.summary(None))}", highlight=False, soft_wrap=True)
+    for drill in found.drills:
+        mark = "[green]✓[/]" if drill.get("ok") else "[red]✗[/]"
+        console.out.print(f"{mark} drill: {escape(history.summary(drill))}", highlight=False, soft_wrap=True)
 
 
 def dr_drill(

@@ -1,11 +1,11 @@
 """`jinbao dr status`: dr/status.yml (read-only, asks nothing) and the status.json it writes to
 build/dr/<env>/ (section C of the DR contract: per database host role, timeline, lsn, sync_state,
-streaming, lag_bytes, lag_seconds, mode, degraded, fenced), with the last drill on record."""
+streaming, lag_bytes, lag_seconds, mode, degraded, fenced), with the drills on record."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from network import envstate
@@ -19,6 +19,7 @@ class DrStatus:
     status: dict | list | None  # status.json as the playbook wrote it; None: none (or unreadable)
     last_drill: dict | None
     error: str = ""
+    drills: list[dict] = field(default_factory=list)  # the newest on record, oldest first
 
     @property
     def ok(self) -> bool:
@@ -30,6 +31,7 @@ class DrStatus:
             "playbook": self.run.__dict__,
             "status": self.status,
             "last_drill": self.last_drill,
+            "drills": self.drills,
             "error": self.error,
         }
 
@@ -44,12 +46,15 @@ def read_status(env: Path, root: Path | None = None) -> tuple[dict | list | None
         return None, f"{path}: not JSON ({exc})"
 
 
-def status(env: Path, runner=run_playbook, root: Path | None = None) -> DrStatus:
+def status(env: Path, runner=run_playbook, root: Path | None = None, drills: int = 5) -> DrStatus:
+    """Run dr/status.yml and read what it wrote, with the last `drills` drills on record."""
     directory = envstate.dr_dir(env, root)
     directory.mkdir(parents=True, exist_ok=True)
     run = runner(env, "status.yml", [], directory / "status.log")
     found, error = read_status(env, root)
-    return DrStatus(run, found, history.last(env, root), "" if run.rc else error)
+    history_ = history.read(env, root)
+    recent = history_[-drills:] if drills > 0 else []
+    return DrStatus(run, found, history_[-1] if history_ else None, "" if run.rc else error, recent)
 
 
 def hosts(found: dict | list | None) -> list[dict]:
