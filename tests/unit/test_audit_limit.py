@@ -65,3 +65,9 @@ def test_a_limit_naming_nothing_is_refused_before_anything_runs(lab: Path, tmp_p
     with pytest.raises(JinbaoError, match="matches no device or server: nowhere-r9"):
         audit.run_audit(lab, ["nowhere-r9"], tmp_path / "report")
     assert checked == [] and not (tmp_path / "report").exists()
+
+
+def test_a_named_server_missing_from_the_checks_results_is_not_clean(lab: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(server_check, "check", lambda env, limit="servers", **_: [])
+    run = audit.run_audit(lab, ["zj-dc-app1"], tmp_path / "report")
+    assert [(h.hostname, h.clean) for h in run.servers] == [("zj-dc-app1", False)] and not run.ok
