@@ -61,7 +61,7 @@ def _print_status(found) -> None:
         console.err.print(escape(found.run.tail), highlight=False, soft_wrap=True)
     elif found.error:
         console.err.print(f"[red]✗[/] {escape(found.error)}", highlight=False, soft_wrap=True)
-    if not found.drills:
+    if found.last_drill is None:
         console.out.print(f"- drills: {escape(history.summary(None))}", highlight=False, soft_wrap=True)
     for drill in found.drills:
         mark = "[green]✓[/]" if drill.get("ok") else "[red]✗[/]"

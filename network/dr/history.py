@@ -1,7 +1,7 @@
 """The drill history: build/dr/<env>/drills.jsonl, one JSON line per drill, oldest first.
 
 A line is the drill's summary (HISTORY_FIELDS of its report) and the path of its full report;
-`jinbao dr status` shows the last one and `jinbao audit` the history (network/audit/drills.py).
+`jinbao dr status` shows the newest (--drills N) and `jinbao audit` the history (network/audit/drills.py).
 """
 
 from __future__ import annotations

@@ -56,3 +56,13 @@ def test_the_console_shows_each_drill_with_its_verdict(tmp_path: Path, monkeypat
     assert "switchover drill (sync) passed" in lines[0] and "RTO 13.4 s" in lines[0]
     assert "failover drill (sync) FAILED" in lines[1] and "not recovered" in lines[1]
     assert "RTO 48.9 s" in lines[2]
+
+
+def test_no_drill_shown_is_not_said_to_be_no_drill_on_record(tmp_path: Path, monkeypatch) -> None:
+    env = recorded(tmp_path)
+    real = dr_status.status
+    monkeypatch.setattr(
+        dr_status, "status", lambda env, drills: real(env, runner=wrote_status, root=tmp_path, drills=drills)
+    )
+    shown = CliRunner().invoke(app, ["dr", "status", str(env), "--drills", "0"])
+    assert shown.exit_code == 0 and "no drill on record" not in shown.output, shown.output
