@@ -287,7 +287,10 @@ class Drill:
             "rto_s": window.rto_s,
             "rto_at_least_s": window.rto_at_least_s,
             "recovered": window.recovered,
-            "window": {k: v for k, v in window.__dict__.items() if k not in ("recovered", "rto_s", "rto_at_least_s")},
+            "window": {
+                "event_at": self.injected_at,
+                **{k: v for k, v in window.__dict__.items() if k not in ("recovered", "rto_s", "rto_at_least_s")},
+            },
             "acknowledged": len(counted.acknowledged),
             "lost": len(lost_ids),
             "rpo": {"lost_ids": lost_ids, "checks": checks},

@@ -15,6 +15,8 @@ from network.envstate import dr_dir
 from network.fileio import write_atomic
 
 TEMPLATE = Path(__file__).parent / "templates" / "drill.html.j2"
+# the window's instants (epoch s), shown as UTC times; its other fields are counts
+TIMES = ("event_at", "last_ack_before", "first_disrupted", "first_ack_after")
 CLIENT_NOTE = (
     "The drill's clerk asks the name servers before every write (no cache), so a moved name is "
     "followed at once; real clients keep the records' 30 s TTL and may take that much longer."
@@ -45,7 +47,7 @@ def html(report: dict) -> str:
     failed = [a for a in report.get("attempts", []) if a.get("status") not in ("200", "201")]
     return _template().render(
         report=report,
-        window={key: _when(value) for key, value in window.items() if key != "disrupted"},
+        window={key: _when(window.get(key)) for key in TIMES},
         failed=failed[:200],
         failed_more=max(0, len(failed) - 200),
         when=_when,

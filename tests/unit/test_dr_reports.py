@@ -146,6 +146,7 @@ class FakeLab:
         self.log, self.found, self.rc = log, found, rc
         self.calls: list[str] = []
         self.primary = "zj-dc-db1"
+        self.killed_at: float | None = None  # when the first power was cut
 
     def container(self, node: str) -> str:
         return f"jinbao-lab-{node}"
@@ -155,6 +156,7 @@ class FakeLab:
 
     def kill(self, node: str) -> None:
         self.calls.append(f"kill {node}")
+        self.killed_at = self.killed_at or time.time()
 
     def start(self, node: str) -> None:
         self.calls.append(f"start {node}")
@@ -223,6 +225,15 @@ def test_a_failover_drill_stops_the_business_site_runs_the_playbooks_and_fails_b
     assert result["lost"] == 0 and result["acknowledged"] == 7
     assert [c["primary"] for c in result["rpo"]["checks"]] == ["zj-dr-db1", "zj-dc-db1"]
     assert result["writes"]["answered_by"] == {"zj-dr-web1": 7}
+    # the outage is measured from the event's start: taken before the power was cut
+    assert result["window"]["event_at"] <= lab.killed_at
+
+
+def test_the_page_shows_the_event_and_the_failures_before_it_apart(tmp_path: Path) -> None:
+    window = {"disrupted": True, "event_at": 1.5, "last_ack_before": 1.0, "first_ack_after": 42.5}
+    page = report.html(drill_report(window={**window, "failures_before_event": 3}))
+    assert "<td>00:00:01.500</td><td>00:00:01.000</td><td></td><td>00:00:42.500</td>" in page
+    assert "<td>3</td></tr>" in page
 
 
 def test_writes_lost_in_sync_mode_fail_the_drill_and_are_named(tmp_path: Path) -> None:
