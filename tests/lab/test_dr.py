@@ -1,12 +1,12 @@
-"""Off-site disaster recovery in the lab (docs/dr.md): the DR site's standby streams from the
-DC's primary over the WAN, the dr/ playbooks move the primary and the service names, and the
-drills measure what a clerk at a township sees. The service names resolve while the DC's name
-server is down (the DR site's is a secondary of the zone, and every host lists both). One drill of each kind runs here (`make
-bench-dr` runs three of each): zero acknowledged writes lost in synchronous mode, the failover
-refused while the primary is healthy, forced it fences the old primary first, after failback
-the DC is primary again and both sites replicate; in asynchronous mode a lagging standby is
-reported with its lag; a lost DR site stalls writes in synchronous mode until an operator
-degrades the pair to asynchronous, which is recorded."""
+"""Off-site disaster recovery in the lab (docs/dr.md): the DR site's standby streams from the DC's
+primary over the WAN, the dr/ playbooks move the primary and the service names, and the drills
+measure what a clerk at a township sees. The service names resolve while the DC's name server is
+down (the DR site's is a secondary of the zone, and every host lists both). One drill of each
+kind runs here (`make bench-dr` runs three of each): zero acknowledged writes lost in
+synchronous mode, the failover refused while the primary is healthy, forced it fences the old
+primary first, after failback the DC is primary again and both sites replicate; in asynchronous
+mode a lagging standby is reported with its lag; a lost DR site stalls writes in synchronous
+mode until an operator degrades the pair to asynchronous, which is recorded."""
 
 from __future__ import annotations
 

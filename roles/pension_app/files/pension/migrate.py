@@ -4,7 +4,7 @@ Runs as the schema's owner: PENSION_DB_USER and PENSION_DB_PASSWORD (the environ
 owner's password is in no file on the host) replace the application's account of the
 configuration file. Each migration (migrations/NNNN_*.sql, in order) runs in its own
 transaction with its row in pension.schema_migrations; an advisory lock keeps two hosts from
-migrating at once. Prints `applied NNNN_name` per migration applied, `up to date (NNNN)` when
+migrating, or granting, at once. Prints `applied NNNN_name` per migration applied, `up to date (NNNN)` when
 there was none; the pension_app role's changed_when reads that. --grant-to gives the
 application's account its rights on the schema's tables every run (the database's default
 privileges should already have; this makes it so either way)."""
@@ -65,6 +65,8 @@ def apply(conn: psycopg.Connection) -> list[str]:
 
 def grant(conn: psycopg.Connection, account: str) -> None:
     with conn.transaction():
+        # two GRANTs at once on the same catalog rows fail ("tuple concurrently updated")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
         for statement in GRANTS:
             conn.execute(sql.SQL(statement).format(account=sql.Identifier(account)))
 

@@ -96,6 +96,23 @@ def test_migrations_applied_once_and_a_second_run_applies_nothing(host):
     assert sql(host, "SELECT count(*) FROM pension.schema_migrations") == "2"
 
 
+def test_migrations_run_at_once_from_many_hosts_all_succeed(host):
+    # the DC's and the DR site's middleware migrate (and grant on) the same primary in one
+    # converge: two GRANTs at once on the same catalog rows fail ("tuple concurrently
+    # updated") unless they take the migrations' lock
+    env = (
+        "PYTHONPATH=/opt/pension-app PYTHONDONTWRITEBYTECODE=1 PENSION_DB_USER=pension_owner"
+        " PENSION_DB_PASSWORD=molecule-owner-secret"
+    )
+    runs = host.run(
+        f"rc=0; for i in $(seq 12); do ({env} python3 -m pension.migrate --grant-to pension_app"
+        " > /tmp/migrate.$i 2>&1) & done; for job in $(jobs -p); do wait $job || rc=1; done;"
+        " cat /tmp/migrate.*; rm -f /tmp/migrate.*; exit $rc"
+    )
+    assert runs.rc == 0, runs.stdout
+    assert runs.stdout.count("up to date (0002)") == 12, runs.stdout
+
+
 def test_enroll_contribute_and_read_back(host):
     enrolled = call(
         host,

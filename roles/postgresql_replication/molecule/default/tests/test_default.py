@@ -170,28 +170,42 @@ def test_the_start_guard_keeps_a_primary_from_starting_when_db_points_elsewhere(
     _wait(lambda: _streams(a, "mol_pgrepl_b") == "streaming sync", "b does not stream from a again")
 
 
-def _guard(a, resolvers: str, addresses: str) -> bool:
-    """Run the start guard on a with its own config; True when it wrote standby.signal."""
+def _guard(a, resolvers: str, addresses: str) -> str:
+    """Run the start guard on a with its own config; what it said when it wrote standby.signal,
+    "" when it let the server start as the primary."""
     a.check_output(
         "rm -rf /tmp/guard && mkdir /tmp/guard && printf '%s\\n' GUARD_NAME=db.zhejiang.lab.jinbao.internal "
         f"{shlex.quote('GUARD_RESOLVERS=' + shlex.quote(resolvers))} GUARD_ADDRESSES={addresses} "
         "GUARD_DATA_DIR=/tmp/guard GUARD_WAIT=3 > /tmp/guard.conf"
     )
-    a.check_output("/usr/local/sbin/jinbao-postgresql-start-guard /tmp/guard.conf")
-    return a.file("/tmp/guard/standby.signal").exists
+    run = a.run("/usr/local/sbin/jinbao-postgresql-start-guard /tmp/guard.conf")
+    assert run.rc == 0, run.stderr
+    if not a.file("/tmp/guard/standby.signal").exists:
+        assert run.stderr == "", run.stderr
+        return ""
+    assert run.stderr, "standby.signal written without a word"
+    return run.stderr
 
 
 def test_the_start_guard_without_an_answer_writes_standby_signal(a):
-    assert _guard(a, "127.0.0.1", "192.0.2.1")
+    assert "no answer for db.zhejiang.lab.jinbao.internal from 127.0.0.1" in _guard(a, "127.0.0.1", "192.0.2.1")
 
 
 def test_the_start_guard_needs_every_resolver_not_only_its_own_sites(a, b):
     # a DC back while its line to the DR site is cut: its own name server still says db is
     # here (the records from before the failover), the DR site's is silent -> standby
     a_address, b_address = (n.check_output("hostname -I").split()[0] for n in (a, b))
-    assert not _guard(a, b_address, a_address), "every resolver answers a: a may start as the primary"
-    assert _guard(a, f"{b_address} 127.0.0.1", a_address)
-    assert "from 127.0.0.1 in 3s" in a.check_output("journalctl -t jinbao-start-guard --no-pager")
+    assert _guard(a, b_address, a_address) == "", "every resolver answers a: a may start as the primary"
+    assert "from 127.0.0.1 in 3s" in _guard(a, f"{b_address} 127.0.0.1", a_address)
+
+
+def test_the_start_guard_refuses_at_once_when_an_answer_names_another_host(a, b):
+    # b's answer (db is a_address) is not one of the addresses a is given: that settles it,
+    # without waiting out the silent resolver
+    a_address, b_address = (n.check_output("hostname -I").split()[0] for n in (a, b))
+    said = _guard(a, f"{b_address} 127.0.0.1", "192.0.2.1")
+    assert f"points to {a_address} (from {b_address})" in said
+    assert "no answer" not in said
 
 
 def test_a_degrade_to_async_is_recorded_and_survives_a_converge(a, tmp_path_factory):
