@@ -5,8 +5,9 @@ down (the DR site's is a secondary of the zone, and every host lists both). One 
 kind runs here (`make bench-dr` runs three of each): zero acknowledged writes lost in
 synchronous mode, the failover refused while the primary is healthy, forced it fences the old
 primary first, after failback the DC is primary again and both sites replicate; in asynchronous
-mode a lagging standby is reported with its lag; a lost DR site stalls writes in synchronous
-mode until an operator degrades the pair to asynchronous, which is recorded."""
+mode a lagging standby is reported with its lag; with both databases standbys (a power cut),
+dr/elect.yml makes the one db points to the primary again; a lost DR site stalls writes in
+synchronous mode until an operator degrades the pair to asynchronous, which is recorded."""
 
 from __future__ import annotations
 
@@ -203,6 +204,27 @@ def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restor
         time.sleep(1)
     back = lab.ansible("dr/failback.yml", "-e", "confirm=yes")
     assert back.returncode == 0, back.stdout[-3000:]
+    _assert_normal(lab)
+
+
+def test_with_both_databases_standbys_elect_makes_the_one_db_points_to_the_primary(normal):
+    lab = normal
+    refused = lab.ansible("dr/elect.yml", "-e", "confirm=yes")
+    assert refused.returncode != 0 and "primary zj-dc-db1" in refused.stdout, refused.stdout[-3000:]
+    assert _operations(lab)[-1]["result"] == "refused"
+    # a power cut, and the start guard found a name server silent: the DC's primary came back
+    # read-only (standby.signal), beside the DR site's standby
+    dc = lab.host(_db(DC))
+    dc.check_output(
+        "systemctl stop postgresql@15-main && sudo -u postgres touch /var/lib/postgresql/15/main/standby.signal"
+        " && systemctl start postgresql@15-main"
+    )
+    assert _in_recovery(lab, _db(DC)) == "t" and _in_recovery(lab, _db(DR)) == "t"
+    elected = lab.ansible("dr/elect.yml", "-e", "confirm=yes")
+    assert elected.returncode == 0, elected.stdout[-3000:]
+    record = _operations(lab)[-1]
+    assert record["what"] == "elect" and record["result"] == "succeeded", record
+    assert record["details"]["primary"] == _db(DC), record["details"]
     _assert_normal(lab)
 
 

@@ -242,8 +242,15 @@ def records(lab: Path) -> list[dict]:
 pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="needs the venv's ansible-playbook")
 
 
-def test_the_five_playbooks_are_there() -> None:
-    assert PLAYBOOKS == ["failback.yml", "failover.yml", "replication-mode.yml", "status.yml", "switchover.yml"]
+def test_the_six_playbooks_are_there() -> None:
+    assert PLAYBOOKS == [
+        "elect.yml",
+        "failback.yml",
+        "failover.yml",
+        "replication-mode.yml",
+        "status.yml",
+        "switchover.yml",
+    ]
 
 
 @pytest.mark.parametrize("playbook", [p for p in PLAYBOOKS if p != "status.yml"])  # status reads, asks nothing
@@ -251,6 +258,8 @@ def test_without_confirm_and_without_a_terminal_nothing_happens(lab: Path, playb
     """Broken once by making dr_confirmed default to true: every playbook then acted."""
     if playbook == "failback.yml":
         after_failover(lab)
+    if playbook == "elect.yml":
+        both_standbys(lab)
     done = run(lab, playbook, "mode=async", "force=true")
     assert done.returncode != 0, done.stdout
     assert "Not confirmed" in done.stdout
@@ -379,3 +388,74 @@ def test_failback_rebuilds_the_business_site_and_switches_back(lab: Path) -> Non
         "zj-dr-ops1 demote",
         "zj-dr-db1 follow",
     ]
+
+
+# --- elect: both databases are standbys -----------------------------------------------------
+def db_points(lab: Path, host: str, address: str) -> None:
+    """What this name server answers for db (dig +short); other questions as the shared stand-in."""
+    script = (
+        '#!/bin/sh\ncase "$*" in *+short*) echo ' + address + " ;; *) echo ';; ->>HEADER<<- opcode: QUERY,"
+        " status: NOERROR, id: 1' ;; esac\n"
+    )
+    write(lab / "hostbin" / host / "dig", script, 0o755)
+
+
+def both_standbys(lab: Path, dc_lsn: str = "0/3000100", dr_lsn: str = "0/3000100") -> None:
+    """After a power cut: the start guard brought both databases up read-only; db points to the DC."""
+    (lab / "world/zj-dc-db1.json").write_text(json.dumps({**standby("zj-dc-db1", dc_lsn), "streaming": False}))
+    (lab / "world/zj-dr-db1.json").write_text(json.dumps({**standby("zj-dr-db1", dr_lsn), "streaming": False}))
+    for ns in ("zj-dc-ops1", "zj-dr-ops1"):
+        db_points(lab, ns, "10.1.0.10")
+
+
+def test_elect_promotes_the_standby_db_points_to_and_the_other_follows(lab: Path) -> None:
+    both_standbys(lab)
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode == 0, done.stdout
+    assert calls(lab) == ["zj-dc-db1 promote", "zj-dc-ops1 records", "zj-dr-db1 follow"]
+    record = records(lab)[-1]
+    assert record["what"] == "elect" and record["result"] == "succeeded"
+    assert (record["details"]["primary"], record["details"]["standby"]) == ("zj-dc-db1", "zj-dr-db1")
+    moved = (lab / "world/calls.log").read_text().splitlines()[1]
+    assert json.loads(moved.split(" ", 2)[2]) == {"db": "10.1.0.10", "app": "10.1.0.11", "web": "10.1.0.12"}
+
+
+def test_elect_is_refused_while_there_is_a_primary(lab: Path) -> None:
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode != 0
+    assert "primary zj-dc-db1" in done.stdout and "nothing was changed" in done.stdout
+    assert calls(lab) == []
+    assert [r["result"] for r in records(lab)] == ["refused"]
+
+
+def test_elect_is_refused_when_the_name_servers_disagree_or_one_is_silent(lab: Path) -> None:
+    both_standbys(lab)
+    db_points(lab, "zj-dr-ops1", "10.2.0.10")
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode != 0 and "db -> 10.1.0.10 / 10.2.0.10" in done.stdout
+    lose(lab, "zj-dr-ops1")
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode != 0 and "name servers answering zj-dc-ops1 of zj-dc-ops1, zj-dr-ops1" in done.stdout
+    assert calls(lab) == []
+
+
+def test_elect_refuses_the_standby_with_older_wal_unless_asked_then_moves_the_names(lab: Path) -> None:
+    both_standbys(lab, dr_lsn="0/3000200")
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode != 0
+    assert "zj-dr-db1 has later WAL than zj-dc-db1" in done.stdout
+    assert calls(lab) == []
+    done = run(lab, "elect.yml", "confirm=yes", "primary=zj-dr-db1")
+    assert done.returncode == 0, done.stdout
+    assert calls(lab) == ["zj-dr-db1 promote", "zj-dc-ops1 records", "zj-dc-db1 follow"]
+    moved = (lab / "world/calls.log").read_text().splitlines()[1]
+    assert json.loads(moved.split(" ", 2)[2]) == {"db": "10.2.0.10", "app": "10.2.0.11", "web": "10.2.0.12"}
+
+
+def test_elect_refuses_a_fenced_database_even_where_db_points(lab: Path) -> None:
+    both_standbys(lab)
+    fenced = json.loads((lab / "world/zj-dc-db1.json").read_text())
+    (lab / "world/zj-dc-db1.json").write_text(json.dumps({**fenced, "fenced": True}))
+    done = run(lab, "elect.yml", "confirm=yes")
+    assert done.returncode != 0 and "zj-dc-db1 was fenced" in done.stdout
+    assert calls(lab) == []
