@@ -1,8 +1,9 @@
 """postgresql_replication: b streams synchronously from a over verified TLS, a write on a is
 read on b, b refuses writes; the entry points switch the primary over and back (the old
 primary rewound with pg_rewind, not copied), a fenced server starts read-only, the start
-guard makes a primary start a standby when `db` points elsewhere or a resolver is silent, and a
-degrade to async is recorded and survives a converge."""
+guard makes a primary start a standby when `db` points elsewhere or a resolver is silent, a
+degrade to async is recorded and survives a converge, and a standby pg_rewind cannot repair is
+copied from the primary instead."""
 
 from __future__ import annotations
 
@@ -218,3 +219,16 @@ def test_a_degrade_to_async_is_recorded_and_survives_a_converge(a, tmp_path_fact
     _entry("mol-pgrepl-a", "mode", postgresql_replication_mode_to="sync")
     assert _out(a, "SHOW synchronous_standby_names") == "mol_pgrepl_b"
     assert not a.file("/var/lib/postgresql/jinbao-degraded").exists
+
+
+def test_follow_copies_the_primary_when_pg_rewind_cannot(a, b):
+    # a standby whose data directory is damaged (its control file lost): pg_rewind cannot read
+    # it, so follow copies the primary with pg_basebackup and keeps the old directory aside
+    b.check_output(
+        f"systemctl stop postgresql@15-main && rm -rf {DATA}.replaced && mv {DATA}/global/pg_control /root/pg_control"
+    )
+    _entry("mol-pgrepl-b", "follow")
+    assert b.file(f"{DATA}.replaced").is_directory and not b.file(f"{DATA}.replaced/global/pg_control").exists
+    assert b.file(f"{DATA}/global/pg_control").exists
+    assert _streams(a, "mol_pgrepl_b") == "streaming sync"
+    _written_and_read(a, b)
