@@ -195,6 +195,13 @@ def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restor
     record = next(r for r in reversed(_operations(lab)) if r["what"].startswith("failover"))
     assert record["result"] == "succeeded" and record["details"]["forced"] is True, record
     assert record["details"]["steps_done"][:2] == ["fenced", "promoted"], record["details"]
+    # the flows to it are cut on the DR site's firewall: a connection from the DR application is
+    # reset there (the fence's counter moves), not by the stopped server
+    firewall, old = lab.host(f"{DR}-fw-inner"), _address(lab, _db(DC))
+    assert record["details"]["flows"]["cut_on"] == [f"{DR}-fw-inner"], record["details"]["flows"]
+    before = _fence_packets(firewall)
+    assert lab.host(f"{DR}-app1").run(f"timeout 5 bash -c '</dev/tcp/{old}/5432'").rc != 0
+    assert _fence_packets(firewall) > before
     # and the record reached the DC's collector (syslog tag jinbao-dr)
     collector = lab.host(f"{DC}-ops1")
     find = f"grep -hF jinbao-dr /var/log/remote/*.log | grep -F {record['started']} | grep -F failover"
@@ -205,6 +212,17 @@ def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restor
     back = lab.ansible("dr/failback.yml", "-e", "confirm=yes")
     assert back.returncode == 0, back.stdout[-3000:]
     _assert_normal(lab)
+    assert firewall.run("nft list table inet jinbao_fence").rc != 0, "failback left the fence"
+    assert not firewall.file("/etc/nftables.d/20-jinbao-fence.nft").exists
+    assert lab.host(f"{DR}-app1").run(f"timeout 5 bash -c '</dev/tcp/{old}/5432'").rc == 0
+
+
+def _fence_packets(firewall) -> int:
+    """Packets the fence (table inet jinbao_fence) cut so far on this firewall."""
+    listed = firewall.run("nft -j list table inet jinbao_fence")
+    assert listed.rc == 0, f"no fence on the firewall: {listed.stderr}"
+    rules = [i["rule"] for i in json.loads(listed.stdout)["nftables"] if "rule" in i]
+    return sum(e["counter"]["packets"] for r in rules for e in r["expr"] if "counter" in e)
 
 
 def test_with_both_databases_standbys_elect_makes_the_one_db_points_to_the_primary(normal):

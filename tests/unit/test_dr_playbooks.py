@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,20 @@ def lab(tmp_path: Path) -> Path:
     )
     for entry in ("promote", "demote", "records"):
         write(roles / f"name_server/tasks/{entry}.yml", ns_stub(entry))
+    line = "{{ inventory_hostname }} fence-flows {{ zone_firewall_fenced | to_json }}"
+    write(
+        roles / "zone_firewall/tasks/fence.yml",
+        f"""
+- name: Log the call
+  ansible.builtin.command:
+    argv: [sh, -c, 'echo "$1" >> "$2"', _, "{line}", "{{{{ world }}}}/calls.log"]
+
+- name: Stub failure
+  ansible.builtin.fail:
+    msg: stub fence-flows failed
+  when: inventory_hostname in (stub_fail | default('')).split(',') and 'fence-flows' in (stub_fail_entry | default(''))
+""",
+    )
     fake = tmp_path / "bin"
     write(fake / "dig", "#!/bin/sh\necho ';; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 1'\n", 0o755)
     write(fake / "named-checkconf", "#!/bin/sh\nprintf 'zone \"z.test\" {\\n\\ttype primary;\\n};\\n'\n", 0o755)
@@ -168,6 +183,11 @@ def lab(tmp_path: Path) -> Path:
                 "jinbao_address": f"10.{octet}.0.{len(hosts) % 4 + 10}",
                 "jinbao_dr_site": "zj-dr",
             }
+    firewalls = {}
+    for site in ("zj-dc", "zj-dr"):
+        host = f"{site}-fw1"
+        write(tmp_path / "py" / host, f'#!/bin/sh\nexec {sys.executable} "$@"\n', 0o755)
+        firewalls[host] = {**local, "ansible_python_interpreter": str(tmp_path / "py" / host), "jinbao_site": site}
     inventory = {
         "all": {
             "vars": {
@@ -180,10 +200,11 @@ def lab(tmp_path: Path) -> Path:
             },
             "hosts": {"localhost": local},
             "children": {
+                "firewalls": {"hosts": firewalls},
                 "servers": {
                     "hosts": hosts,
                     "children": {"server_database": {"hosts": {"zj-dc-db1": None, "zj-dr-db1": None}}},
-                }
+                },
             },
         }
     }
@@ -231,7 +252,8 @@ def run(lab: Path, playbook: str, *extra: str) -> subprocess.CompletedProcess:
 
 
 def calls(lab: Path) -> list[str]:
-    return [line.split(" {")[0] for line in (lab / "world/calls.log").read_text().splitlines()]
+    """Each call's host and entry point, without the arguments logged after them."""
+    return [re.split(r" [\[{]", line)[0] for line in (lab / "world/calls.log").read_text().splitlines()]
 
 
 def records(lab: Path) -> list[dict]:
@@ -283,7 +305,13 @@ def test_forced_failover_fences_first_then_promotes_degrades_and_moves_the_names
     done = run(lab, "failover.yml", "confirm=yes", "force=true")
     assert done.returncode == 0, done.stdout
     # the DC's name server still answers: the names change there and reach the DR's by transfer
-    assert calls(lab) == ["zj-dc-db1 fence", "zj-dr-db1 promote", "zj-dr-db1 mode-async", "zj-dc-ops1 records"]
+    assert calls(lab) == [
+        "zj-dc-db1 fence",
+        "zj-dr-fw1 fence-flows",
+        "zj-dr-db1 promote",
+        "zj-dr-db1 mode-async",
+        "zj-dc-ops1 records",
+    ]
     assert "RPO 0" in done.stdout
     fence = json.loads((lab / "state/fenced.json").read_text())
     assert fence["host"] == "zj-dc-db1" and "fence.yml" in fence["how"]
@@ -297,7 +325,7 @@ def test_failover_of_a_lost_primary_records_the_fence_and_promotes(lab: Path) ->
     lose(lab, "zj-dc-db1")
     done = run(lab, "failover.yml", "confirm=yes")
     assert done.returncode == 0, done.stdout
-    assert calls(lab) == ["zj-dr-db1 promote", "zj-dr-db1 mode-async", "zj-dc-ops1 records"]
+    assert calls(lab) == ["zj-dr-fw1 fence-flows", "zj-dr-db1 promote", "zj-dr-db1 mode-async", "zj-dc-ops1 records"]
     fence = json.loads((lab / "state/fenced.json").read_text())
     assert fence["host"] == "zj-dc-db1" and fence["how"].startswith("recorded: unreachable")
 
@@ -307,7 +335,13 @@ def test_failover_of_a_lost_dc_promotes_the_dr_name_server_first(lab: Path) -> N
     lose(lab, "zj-dc-ops1")
     done = run(lab, "failover.yml", "confirm=yes")
     assert done.returncode == 0, done.stdout
-    assert calls(lab) == ["zj-dr-db1 promote", "zj-dr-db1 mode-async", "zj-dr-ops1 promote", "zj-dr-ops1 records"]
+    assert calls(lab) == [
+        "zj-dr-fw1 fence-flows",
+        "zj-dr-db1 promote",
+        "zj-dr-db1 mode-async",
+        "zj-dr-ops1 promote",
+        "zj-dr-ops1 records",
+    ]
 
 
 def test_a_failed_promotion_stops_the_sequence_and_is_recorded_failed(lab: Path) -> None:
@@ -315,11 +349,11 @@ def test_a_failed_promotion_stops_the_sequence_and_is_recorded_failed(lab: Path)
     lose(lab, "zj-dc-db1")
     done = run(lab, "failover.yml", "confirm=yes", "stub_fail=zj-dr-db1", "stub_fail_entry=promote")
     assert done.returncode != 0
-    assert calls(lab) == ["zj-dr-db1 promote"]
+    assert calls(lab) == ["zj-dr-fw1 fence-flows", "zj-dr-db1 promote"]
     record = records(lab)[-1]
     assert record["result"] == "failed"
     assert record["details"]["failure"]["step"] == "promoted"
-    assert record["details"]["steps_done"] == ["fenced"]
+    assert record["details"]["steps_done"] == ["fenced", "flows_cut zj-dr-fw1"]
 
 
 def test_switchover_fences_compares_the_final_lsn_promotes_moves_names_and_follows(lab: Path) -> None:
@@ -378,6 +412,34 @@ def test_failback_rebuilds_the_business_site_and_switches_back(lab: Path) -> Non
     done = run(lab, "failback.yml", "confirm=yes")
     assert done.returncode == 0, done.stdout
     assert calls(lab) == [
+        "zj-dc-ops1 demote",
+        "zj-dc-db1 follow",
+        "zj-dr-db1 mode-sync",
+        "zj-dr-db1 fence",
+        "zj-dc-db1 promote",
+        "zj-dc-ops1 promote",
+        "zj-dc-ops1 records",
+        "zj-dr-ops1 demote",
+        "zj-dr-db1 follow",
+    ]
+
+
+def test_failback_first_restores_the_flows_the_failover_cut_and_only_there(lab: Path) -> None:
+    path = lab / "inv/testenv/hosts.yml"
+    whole = path.read_text()
+    lose(lab, "zj-dc-db1")
+    assert run(lab, "failover.yml", "confirm=yes").returncode == 0
+    fence = json.loads((lab / "state/fenced.json").read_text())
+    assert fence["flows"] == {"address": "10.1.0.10", "port": 5432, "cut_on": ["zj-dr-fw1"]}
+    assert (lab / "world/calls.log").read_text().splitlines()[0] == 'zj-dr-fw1 fence-flows ["10.1.0.10"]'
+    (lab / "world/calls.log").write_text("")
+    path.write_text(whole)  # the DC is back
+    after_failover(lab)
+    done = run(lab, "failback.yml", "confirm=yes")
+    assert done.returncode == 0, done.stdout
+    assert (lab / "world/calls.log").read_text().splitlines()[0] == "zj-dr-fw1 fence-flows []"
+    assert calls(lab) == [
+        "zj-dr-fw1 fence-flows",
         "zj-dc-ops1 demote",
         "zj-dc-db1 follow",
         "zj-dr-db1 mode-sync",
@@ -459,3 +521,26 @@ def test_elect_refuses_a_fenced_database_even_where_db_points(lab: Path) -> None
     done = run(lab, "elect.yml", "confirm=yes")
     assert done.returncode != 0 and "zj-dc-db1 was fenced" in done.stdout
     assert calls(lab) == []
+
+
+def test_a_failed_flow_cut_promotes_nothing(lab: Path) -> None:
+    lose(lab, "zj-dc-db1")
+    done = run(lab, "failover.yml", "confirm=yes", "stub_fail=zj-dr-fw1", "stub_fail_entry=fence-flows")
+    assert done.returncode != 0
+    assert calls(lab) == ["zj-dr-fw1 fence-flows"]
+    record = records(lab)[-1]
+    assert record["result"] == "failed" and record["details"]["failure"]["step"] == "flows_cut zj-dr-fw1"
+
+
+def test_without_a_managed_firewall_the_failover_says_the_flows_are_cut_by_hand(lab: Path) -> None:
+    path = lab / "inv/testenv/hosts.yml"
+    inventory = yaml.safe_load(path.read_text())
+    del inventory["all"]["children"]["firewalls"]
+    path.write_text(yaml.safe_dump(inventory))
+    lose(lab, "zj-dc-db1")
+    done = run(lab, "failover.yml", "confirm=yes")
+    assert done.returncode == 0, done.stdout
+    assert "NO firewall of zj-dr is managed here" in done.stdout
+    assert "NO managed firewall: cut its flows by hand" in done.stdout
+    assert "fence-flows" not in " ".join(calls(lab))
+    assert json.loads((lab / "state/fenced.json").read_text())["flows"]["cut_on"] == []
