@@ -191,10 +191,11 @@ def test_a_forced_failover_fences_the_healthy_primary_first_then_failback_restor
     assert _in_recovery(lab, _db(DR)) == "f"
     assert _resolve(lab, "db") == [_address(lab, _db(DR))]
     assert _resolve(lab, "app") == [_address(lab, f"{DR}-app1")]
-    # fenced before the DR site was promoted: the playbook's own order, as its record says
+    # fenced, and its flows cut, before the DR site was promoted: the playbook's own order, as
+    # its record says
     record = next(r for r in reversed(_operations(lab)) if r["what"].startswith("failover"))
     assert record["result"] == "succeeded" and record["details"]["forced"] is True, record
-    assert record["details"]["steps_done"][:2] == ["fenced", "promoted"], record["details"]
+    assert record["details"]["steps_done"][:3] == ["fenced", f"flows_cut {DR}-fw-inner", "promoted"], record["details"]
     # the flows to it are cut on the DR site's firewall: a connection from the DR application is
     # reset there (the fence's counter moves), not by the stopped server
     firewall, old = lab.host(f"{DR}-fw-inner"), _address(lab, _db(DC))
