@@ -2,8 +2,8 @@
 read on b, b refuses writes; the entry points switch the primary over and back (the old
 primary rewound with pg_rewind, not copied), a fenced server starts read-only, the start
 guard makes a primary start a standby when `db` points elsewhere or a resolver is silent, a
-degrade to async is recorded and survives a converge, and a standby pg_rewind cannot repair is
-copied from the primary instead."""
+degrade to async is recorded and survives a converge, a standby pg_rewind cannot repair is
+copied from the primary instead, and an environment in async mode converges async."""
 
 from __future__ import annotations
 
@@ -232,3 +232,15 @@ def test_follow_copies_the_primary_when_pg_rewind_cannot(a, b):
     assert b.file(f"{DATA}/global/pg_control").exists
     assert _streams(a, "mol_pgrepl_b") == "streaming sync"
     _written_and_read(a, b)
+
+
+def test_an_environment_in_async_mode_converges_async_and_back(a, tmp_path_factory):
+    # jinbao_dr_mode in group_vars chooses the mode per environment: async is configured, not
+    # degraded (no marker), and the standby still streams
+    _playbook("converge.yml", jinbao_dr_mode="async")
+    assert _out(a, "SHOW synchronous_standby_names") == ""
+    status = _status("mol-pgrepl-a", tmp_path_factory)
+    assert (status["mode"], status["degraded"], status["sync_state"]) == ("async", False, "async")
+    _playbook("converge.yml")
+    assert _out(a, "SHOW synchronous_standby_names") == "mol_pgrepl_b"
+    _wait(lambda: _streams(a, "mol_pgrepl_b") == "streaming sync", "b is not synchronous again")
