@@ -11,7 +11,7 @@ import docker
 from network.errors import LabError
 from network.ipam.conventions import ip_of
 from network.lab.objects import LABEL, Report, container_name, network_name
-from network.lab.topology import PLUMBING, Node, Topology, sysctls
+from network.lab.topology import PLUMBING, Node, Topology
 
 CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 
@@ -41,7 +41,7 @@ def _create_container(client: docker.DockerClient, topo: Topology, node: Node, i
         cgroupns="host",
         binds=["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
         tmpfs={"/run": "rw,nosuid,nodev,mode=755", "/run/lock": "rw,nosuid,nodev,noexec"},
-        sysctls=sysctls(node),
+        sysctls=topo.sysctls(node),
         network_mode=mgmt,
         security_opt=["apparmor=unconfined"] if Path("/sys/kernel/security/apparmor").exists() else None,
     )

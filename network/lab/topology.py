@@ -84,6 +84,8 @@ class Topology:
     management_gateway: str  # the control node's address on it (Ansible, tests)
     nodes: dict[str, Node]
     networks: dict[str, Net]
+    # the environment's network hardening (HostHardening.sysctls): Docker sets them at creation
+    hardening: tuple[tuple[str, int], ...] = ()
 
     def members(self, network: str) -> list[tuple[Node, Attachment]]:
         return [(n, a) for n in self.nodes.values() for a in n.attachments if a.network == network]
@@ -91,7 +93,11 @@ class Topology:
     def digest(self, node: Node) -> str:
         """Changes when a node must be recreated: what Docker fixes at creation (its kind, its
         management address, its kernel settings)."""
-        return hashlib.sha256(json.dumps([node.kind, node.management, sysctls(node)]).encode()).hexdigest()[:12]
+        return hashlib.sha256(json.dumps([node.kind, node.management, self.sysctls(node)]).encode()).hexdigest()[:12]
+
+    def sysctls(self, node: Node) -> dict[str, str]:
+        """The kernel settings a node is created with: its kind's and the hardening's."""
+        return {**{k: str(v) for k, v in self.hardening}, **sysctls(node)}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,8 +109,9 @@ class Topology:
 
 
 def sysctls(node: Node) -> dict[str, str]:
-    """Kernel settings a node is created with (Docker mounts /proc/sys read-only inside): only
-    routers forward; a new network namespace would otherwise inherit the host's forwarding."""
+    """Kernel settings a node of this kind is created with (Docker mounts /proc/sys read-only
+    inside): only routers forward; a new network namespace would otherwise inherit the host's
+    forwarding. Topology.sysctls adds the environment's hardening."""
     return {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv4.ip_forward": "1" if node.kind == "router" else "0"}
 
 
@@ -183,7 +190,8 @@ def build(network: Network, allocations: Allocations, policy=None, gatekeepers=N
     if gatekeepers is None:
         gatekeepers = zones.gatekeepers(policy, network, allocations) if policy is not None else {}
     _add_stand_ins(draft, gatekeepers)
-    return Topology(network.name, supernet, to_ip(start + 1), draft.nodes, draft.nets)
+    hardening = tuple(sorted(network.policy.host_hardening.sysctls.items()))
+    return Topology(network.name, supernet, to_ip(start + 1), draft.nodes, draft.nets, hardening)
 
 
 def _router_attachments(draft: _Draft, site, ctx: dict) -> list[Attachment]:

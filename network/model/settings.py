@@ -33,6 +33,70 @@ class LoginLockout(Strict):
     block_minutes: int = Field(default=15, ge=1)
 
 
+class PasswordQuality(Strict):
+    """pam_pwquality's floor for every local password (root's too), and how old one may grow."""
+
+    min_length: int = Field(default=12, ge=8, le=64)
+    min_classes: int = Field(default=3, ge=2, le=4)  # of lower case, upper case, digits, others
+    max_repeat: int = Field(default=3, ge=1, le=8)  # the same character in a row at most
+    max_age_days: int = Field(default=90, ge=1, le=365)  # rotate-passwords.yml, flagged by the audit after
+
+
+class HostHardening(Strict):
+    """Level-3 rules of a Linux node's own (GB/T 22239-2019 8.1.4): the baseline applies them,
+    the audit checks them (network/rules/level3.yml), the lab creates its nodes with the sysctls."""
+
+    password: PasswordQuality = PasswordQuality()
+    umask: str = Field(default="027", pattern=r"^0[0-7]{2}$")
+    # network hardening: per network namespace, so the lab sets them at container creation
+    sysctls: dict[str, int] = Field(
+        default_factory=lambda: {
+            "net.ipv4.conf.all.accept_redirects": 0,
+            "net.ipv4.conf.default.accept_redirects": 0,
+            "net.ipv4.conf.all.secure_redirects": 0,
+            "net.ipv4.conf.default.secure_redirects": 0,
+            "net.ipv4.conf.all.send_redirects": 0,
+            "net.ipv4.conf.default.send_redirects": 0,
+            "net.ipv4.conf.all.accept_source_route": 0,
+            "net.ipv4.conf.default.accept_source_route": 0,
+            "net.ipv4.conf.all.log_martians": 1,
+            "net.ipv4.icmp_echo_ignore_broadcasts": 1,
+            "net.ipv4.icmp_ignore_bogus_error_responses": 1,
+            "net.ipv4.tcp_syncookies": 1,
+        }
+    )
+    # units a node never runs (stopped, disabled and masked where installed)
+    disabled_services: tuple[str, ...] = (
+        "avahi-daemon.service",
+        "cups.service",
+        "rpcbind.service",
+        "rpcbind.socket",
+        "nfs-server.service",
+        "vsftpd.service",
+        "tftpd-hpa.service",
+        "inetutils-inetd.service",
+        "openbsd-inetd.service",
+        "xinetd.service",
+        "telnet.socket",
+    )
+
+    @field_validator("sysctls")
+    @classmethod
+    def _net_only(cls, values: dict[str, int]) -> dict[str, int]:
+        bad = [k for k in values if not re.fullmatch(r"net\.(ipv4|ipv6|core)\.[a-z0-9_.]+", k)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: only net.ipv4/ipv6/core keys (a network namespace's own)")
+        return values
+
+    @field_validator("disabled_services")
+    @classmethod
+    def _units(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9@_.-]+\.(service|socket)", n)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: a systemd unit is <name>.service or <name>.socket")
+        return names
+
+
 class AccessPrincipal(Strict):
     """An operator role (docs/access.md): an account of its name on the hosts of the
     Ansible groups it lists, admitting SSH certificates that carry its principal."""
@@ -66,6 +130,7 @@ class Settings(Strict):
     admin_users: tuple[AdminUser, ...] = (AdminUser(name="netadmin", role="admin"),)
     snmp: Snmp = Snmp()
     login_lockout: LoginLockout = LoginLockout()
+    host_hardening: HostHardening = HostHardening()
     bgp_asn_base: int = Field(default=4_200_000_000, ge=4_200_000_000, le=4_294_967_294)
     ospf_reference_kbps: int = Field(default=10_000_000, gt=0)  # 10G costs 1
     backup_line_cost: int = Field(default=65_000, ge=1, le=65_535)

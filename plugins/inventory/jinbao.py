@@ -94,6 +94,8 @@ class InventoryModule(BaseInventoryPlugin):
         self.inventory.set_variable("all", "jinbao_private_networks", space)
         # the audited consoles (role bastion): every other node admits operators from them only
         self.inventory.set_variable("all", "jinbao_bastions", _bastions(network, plan.allocations))
+        # a Linux node's own level-3 rules, group_vars' jinbao_host_hardening over the defaults
+        self.inventory.set_variable("all", "jinbao_hardening", network.policy.host_hardening.model_dump(mode="json"))
         self._add_routers(network, plan.allocations, index)
         try:
             policy = zones.load_if_any(root, network)  # zones.yml: the hosts' own ACLs, the lab's firewalls

@@ -10,7 +10,7 @@ import pytest
 from conftest import LAB, copy_inventory, edit_sites
 
 from network import ipam, zones
-from network.errors import JinbaoError, LabError
+from network.errors import JinbaoError, LabError, ModelError
 from network.ipam.conventions import link_addresses
 from network.lab import firewalls, images, topology
 from network.model import load
@@ -264,3 +264,29 @@ def test_only_routers_forward_and_the_setting_is_part_of_the_digest(tmp_path, mo
     original = topology.sysctls
     monkeypatch.setattr(topology, "sysctls", lambda node: {**original(node), "net.ipv4.ip_forward": "0"})
     assert topo.digest(router) != before
+
+
+def test_every_node_is_created_with_the_hardening_sysctls_and_a_change_recreates_it(tmp_path):
+    env = copy_inventory(LAB, tmp_path / "lab")
+    management = env / "group_vars" / "all" / "management.yml"
+    topo = topology.build(load(env), ipam.read(env), zones.load_if_any(env))
+    for node in topo.nodes.values():
+        kernel = topo.sysctls(node)
+        assert kernel["net.ipv4.conf.all.accept_redirects"] == "0", node.name
+        assert kernel["net.ipv4.tcp_syncookies"] == "1", node.name
+    router = next(n for n in topo.nodes.values() if n.kind == "router")
+    assert topo.sysctls(router)["net.ipv4.ip_forward"] == "1"  # the hardening does not stop a router forwarding
+    management.write_text(
+        management.read_text() + "  sysctls: {net.ipv4.conf.all.accept_redirects: 1, net.ipv4.tcp_syncookies: 1}\n"
+    )
+    changed = topology.build(load(env, cache=False), ipam.read(env), zones.load_if_any(env))
+    assert changed.sysctls(changed.nodes[router.name])["net.ipv4.conf.all.accept_redirects"] == "1"
+    assert changed.digest(changed.nodes[router.name]) != topo.digest(router)
+
+
+def test_a_hardening_sysctl_outside_the_network_namespace_is_refused(tmp_path):
+    env = copy_inventory(LAB, tmp_path / "lab")
+    management = env / "group_vars" / "all" / "management.yml"
+    management.write_text(management.read_text() + "  sysctls: {kernel.kptr_restrict: 2}\n")
+    with pytest.raises(ModelError, match=r"kernel\.kptr_restrict: only net\."):
+        load(env, cache=False)
