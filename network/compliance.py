@@ -169,7 +169,7 @@ def _waiver_problems(raw: Any, where: str, known: set[str]) -> list[Problem]:
     return problems
 
 
-def _lookup(context: dict, dotted: str) -> Any:
+def lookup(context: dict, dotted: str) -> Any:
     value: Any = context
     for part in dotted.split("."):
         value = value[part]
@@ -181,7 +181,7 @@ def _template(text: str):
     return _ENV.from_string(text)
 
 
-def _render(text: str, context: dict, item: Any = None) -> str:
+def render(text: str, context: dict, item: Any = None) -> str:
     return _template(text).render(context, item=item)
 
 
@@ -230,11 +230,11 @@ def _read_once(read: Callable[[str], str]) -> Callable[[str], str]:
 
 
 def _run_rule(rule: Rule, checks: tuple[Check, ...], context: dict, output: Callable[[str], str]) -> RuleResult:
-    evidence = [f"the model gives this site no {need} host" for need in rule.needs if not _lookup(context, need)]
+    evidence = [f"the model gives this site no {need} host" for need in rule.needs if not lookup(context, need)]
     status = "fail" if evidence else "pass"
     try:
         for check in checks:
-            items = _lookup(context, check.each) if check.each else [None]
+            items = lookup(context, check.each) if check.each else [None]
             for item in items:
                 if not _run_check(check, context, item, output, evidence):
                     status = "fail"
@@ -246,15 +246,15 @@ def _run_rule(rule: Rule, checks: tuple[Check, ...], context: dict, output: Call
 
 def _run_check(check: Check, context: dict, item: Any, output: Callable[[str], str], evidence: list[str]) -> bool:
     """One check for one item: True when it passes, else False with its evidence appended."""
-    source = _render(check.source, context, item)
+    source = render(check.source, context, item)
     text = output(source)
     before = len(evidence)
     for pattern in check.require:
-        wanted = _render(pattern, context, item)
+        wanted = render(pattern, context, item)
         if not re.search(wanted, text, re.M):
             evidence.append(f"{source}: missing /{wanted}/")
     for pattern in check.forbid:
-        unwanted = _render(pattern, context, item)
+        unwanted = render(pattern, context, item)
         found = re.search(unwanted, text, re.M)
         if found:
             line = text[text.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]

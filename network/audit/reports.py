@@ -55,7 +55,10 @@ def write_reports(
         "servers": len(servers),
         "servers_drifted": sum(bool(h.changes) for h in servers),
         "servers_failed": sum(bool(h.error) for h in servers),
-        "unused_waivers": compliance.unused_waivers(list(waivers), [(r.hostname, "", r.compliance) for r in results]),
+        "servers_noncompliant": sum(bool(h.noncompliant) for h in servers),
+        "unused_waivers": compliance.unused_waivers(
+            list(waivers), [(r.hostname, "", r.compliance) for r in [*results, *servers]]
+        ),
         "restore_test": restore.state(restore_test),
         "dr_drill": dr_drills.state(drills),
     }
@@ -81,7 +84,10 @@ def junit(environment: str, results: list, servers=()) -> str:
     for r in results:
         outcomes += [_feature_case(suite, environment, r, feature) for feature in FEATURES]
         outcomes += [_rule_case(suite, environment, r.hostname, rule) for rule in r.compliance]
-    outcomes += [_server_case(suite, environment, h) for h in servers]
+    for h in servers:
+        if h.checked:  # the lab's firewalls and gatekeepers: level-3 rules only
+            outcomes.append(_server_case(suite, environment, h))
+        outcomes += [_rule_case(suite, environment, h.hostname, rule) for rule in h.compliance]
     suite.set("tests", str(len(outcomes)))
     suite.set("failures", str(outcomes.count("failure")))
     suite.set("errors", str(outcomes.count("error")))
@@ -144,12 +150,15 @@ def device_state(r) -> str:
 
 
 def server_state(h) -> str:
-    return "error" if h.error else "drift" if h.changes else "clean"
+    if h.error or any(c.status == "error" for c in h.compliance):
+        return "error"
+    return "drift" if h.changes else "noncompliant" if h.noncompliant else "clean"
 
 
 def _by_rule(results: list) -> list[dict]:
-    """Per level-3 rule, in the order the rules ran: how many devices pass, fail, are waived or
-    could not be checked, and each device that does not simply pass, with its evidence and waiver."""
+    """Per level-3 rule, in the order the rules ran: how many devices and hosts pass, fail, are
+    waived or could not be checked, and each one that does not simply pass, with its evidence
+    and waiver."""
     rules: dict[str, dict] = {}
     for r in sorted(results, key=lambda r: r.hostname):
         for c in r.compliance:
@@ -182,7 +191,7 @@ def html(
         generated=generated.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         summary=summary,
         devices=devices,
-        rules=_by_rule(results),
+        rules=_by_rule([*results, *servers]),
         waivers=[{"waiver": w, "used": (w.ticket, w.rule) not in unused} for w in waivers],
         unused=summary["unused_waivers"],
         servers=[{"host": h, "state": server_state(h)} for h in servers],

@@ -16,6 +16,7 @@ from pathlib import Path
 from network import compliance, fleet
 from network import servers as server_check
 from network.audit import drills as dr_drills
+from network.audit import hosts as linux_hosts
 from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
@@ -117,8 +118,10 @@ class AuditRun:
 
     @property
     def findings(self) -> bool:
-        """Drift, a non-compliant device, or a server the playbooks would change."""
-        return any(r.drift or r.noncompliant for r in self.devices) or any(h.changes for h in self.servers)
+        """Drift, a non-compliant device or host, or a server the playbooks would change."""
+        return any(r.drift or r.noncompliant for r in self.devices) or any(
+            h.changes or h.noncompliant for h in self.servers
+        )
 
     def as_dict(self) -> dict:
         devices, servers = [r.as_dict() for r in self.devices], [h.as_dict() for h in self.servers]
@@ -141,35 +144,55 @@ def run_audit(
 ) -> AuditRun:
     """Audit the devices and servers `limit` selects (hostname or site id globs; every one:
     None; `servers` False: devices only) and write the reports (default build/audit/<env>).
+    Servers are the playbooks' check mode and the level-3 rules on every Linux host besides
+    the routers (the lab's firewalls and gatekeepers too: network/audit/hosts.py).
     A limit that names neither a device nor a server (one the audit would check) is refused."""
     selected = fleet.select(env, limit, vault_password_file, some=False)
     renderer = selected.renderer()
     intended = renderer.render_hosts(selected.hostnames)
     rules = compliance.load_rules()
-    policy = Policy(rules, compliance.load_waivers(env, rules), renderer.contexts(selected.hostnames))
     network = selected.network
+    hardening = network.policy.host_hardening.model_dump(mode="json")
+    contexts = {h: c | {"hardening": hardening} for h, c in renderer.contexts(selected.hostnames).items()}
+    policy = Policy(rules, compliance.load_waivers(env, rules), contexts)
     checked = servers_named(network, limit) if servers else []
-    if limit and not selected.targets and not checked:
+    linux = linux_hosts.selected(linux_hosts.inventory(env), limit) if servers else []
+    if limit and not selected.targets and not checked and not linux:
         what = "device or server" if servers else "device"
         raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no {what}: {', '.join(limit)}"))
     started = time.perf_counter()
-    hosts = []
-    with ThreadPoolExecutor(max_workers=1) as background:
-        checking = None
-        if checked:  # while the devices are audited
+    hosts: list[HostDrift] = []
+    level3: dict[str, list[compliance.RuleResult]] = {}
+    with ThreadPoolExecutor(max_workers=2) as background:  # while the devices are audited
+        checking = reading = None
+        if checked:
             checking = background.submit(server_check.check, env, "servers" if not limit else ",".join(checked))
+        if linux:
+            reading = background.submit(linux_hosts.audit, env, linux, rules, policy.waivers)
         results = audit(selected.targets, intended, policy)
         if checking is not None:
             hosts = checking.result()
+        if reading is not None:
+            level3 = reading.result()
     if limit:  # a server named but absent from the check's results was not checked: never clean
         came_back = {h.hostname for h in hosts}
         hosts += [HostDrift(n, error="not in the playbooks' check results") for n in checked if n not in came_back]
+    hosts = _with_level3(hosts, level3)
     target = out_dir or Path("build") / "audit" / network.name
     restore_test, drills = restore.latest(env), dr_drills.history(env)
     reports = write_reports(
         network.name, results, target, policy.waivers, hosts, restore_test=restore_test, drills=drills
     )
     return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills)
+
+
+def _with_level3(hosts: list[HostDrift], level3: dict[str, list[compliance.RuleResult]]) -> list[HostDrift]:
+    """Each host's level-3 results joined to its check-mode result; a host only the rules
+    cover (the lab's firewalls and gatekeepers) is marked as not checked by the playbooks."""
+    by_name = {h.hostname: h for h in hosts}
+    for hostname, results in level3.items():
+        by_name.setdefault(hostname, HostDrift(hostname, checked=False)).compliance = results
+    return sorted(by_name.values(), key=lambda h: h.hostname)
 
 
 def servers_named(network: Network, limit: list[str] | None) -> list[str]:

@@ -124,14 +124,19 @@ def audit(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report directory; default build/audit/<env>.")] = None,
     vault_password_file: VaultOpt = None,
     servers: Annotated[
-        bool, typer.Option("--servers/--no-servers", help="Also check servers: the playbooks in check mode, --diff.")
+        bool,
+        typer.Option(
+            "--servers/--no-servers",
+            help="Also check servers (the playbooks in check mode, --diff) and every Linux host's level-3 rules.",
+        ),
     ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Intended vs running on every device, per feature, with the remediation; HTML, JSON and JUnit reports.
 
-    Level-3 compliance rules (network/rules/level3.yml) run on every device too; reviewed
-    exceptions are read from inventories/<env>/waivers.yml.
+    Level-3 compliance rules (network/rules/level3.yml) run on every device and, with the
+    servers, on every Linux host besides the routers; reviewed exceptions are read from
+    inventories/<env>/waivers.yml.
 
     Exit 0 clean, 1 drift or a non-compliant device, 3 a device could not be audited."""
     from network import audit as auditor
@@ -156,7 +161,13 @@ def _print_audit(run) -> None:
     results = [*run.devices, *run.servers]
     clean = sum(r.clean for r in results)
     if run.servers:
-        console.out.print(f"servers: {sum(h.clean for h in run.servers)}/{len(run.servers)} as the playbooks want them")
+        wanted = sum(not h.changes and not h.error for h in run.servers if h.checked)
+        checked = sum(h.checked for h in run.servers)
+        complying = sum(bool(h.compliance) and not h.noncompliant for h in run.servers)
+        console.out.print(
+            f"servers: {wanted}/{checked} as the playbooks want them; "
+            f"Linux hosts: {complying}/{len(run.servers)} compliant with the level-3 rules"
+        )
     _print_restore_test(run.restore_test)
     _print_drills(run.drills)
     console.out.print(
@@ -192,10 +203,7 @@ def _print_device(r) -> None:
     for feature, lines in r.drift.items():
         console.err.print(f"[yellow]~ {r.hostname}[/] {feature}:")
         _print_lines(lines)
-    for rule in r.compliance:
-        if rule.failed:
-            console.err.print(f"[red]✗ {r.hostname}[/] {rule.rule} ({escape(rule.title)}):")
-            _print_lines(rule.evidence)
+    _print_rules(r.hostname, r.compliance)
 
 
 def _print_server(h) -> None:
@@ -204,3 +212,11 @@ def _print_server(h) -> None:
     for change in h.changes:
         console.err.print(f"[yellow]~ {h.hostname}[/] would change: {escape(change['task'])}", highlight=False)
         _print_lines(change["diff"].splitlines())
+    _print_rules(h.hostname, h.compliance)
+
+
+def _print_rules(hostname: str, results) -> None:
+    for rule in results:
+        if rule.failed:
+            console.err.print(f"[red]✗ {hostname}[/] {rule.rule} ({escape(rule.title)}):")
+            _print_lines(rule.evidence)

@@ -186,10 +186,15 @@ def _bgp(index: RenderIndex, site: Site, loopback: str, neighbors: list[dict]) -
     return bgp, statics
 
 
+def management_users(policy) -> list[dict[str, Any]]:
+    """The named accounts for people, with a device's privilege level (admins 15, auditors 1)."""
+    return [{"name": u.name, "role": u.role, "level": 15 if u.role == "admin" else 1} for u in policy.admin_users]
+
+
 def _management(network, names: dict, addresses: dict, plane: dict) -> dict[str, Any]:
     policy = network.policy
     _, mgmt_len = to_int(network.addressing.management.supernet)
-    users = [{"name": u.name, "role": u.role, "level": 15 if u.role == "admin" else 1} for u in policy.admin_users]
+    users = management_users(policy)
     return {
         "interface": names["management"],
         "address": f"{addresses['management']}/{mgmt_len}",

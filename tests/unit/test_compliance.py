@@ -35,19 +35,23 @@ def run(contexts, hostname: str, platform: str, config: str, waivers=(), today=T
     }
 
 
-def test_every_rule_covers_every_platform():
-    assert {
-        "L3-SSH-ONLY", "L3-AAA", "L3-LOCKOUT", "L3-SYSLOG", "L3-NTP", "L3-SNMPV3", "L3-BANNER", "L3-MGMT-ACL",
-    } == RULE_IDS  # fmt: skip
+MANAGEMENT = {"L3-SSH-ONLY", "L3-AAA", "L3-LOCKOUT", "L3-SYSLOG", "L3-NTP", "L3-SNMPV3", "L3-BANNER", "L3-MGMT-ACL"}
+# a Linux node's own rules (the baseline's hardening): FRR routers and Linux hosts only
+HOST = {"L3-PASSWORD", "L3-UMASK", "L3-SYSCTL", "L3-SERVICES", "L3-AUDIT-RULES", "L3-AUDITD"}
+
+
+def test_every_management_rule_covers_every_platform_and_host_rules_every_linux_node():
+    assert MANAGEMENT | HOST == RULE_IDS
     for rule in RULES:
-        assert set(rule.checks) == {"huawei_vrp", "h3c_comware", "frr"}, rule.id
+        platforms = {"frr", "linux"} | ({"huawei_vrp", "h3c_comware"} if rule.id in MANAGEMENT else set())
+        assert set(rule.checks) == platforms, rule.id
 
 
 @pytest.mark.parametrize(("hostname", "platform"), [("hefei-r1", "h3c_comware"), ("anhui-r1", "huawei_vrp")])
 def test_a_rendered_config_complies_with_every_rule(contexts, hostname, platform):
     config = (CONFIGS / f"{hostname}.cfg").read_text()
     results = run(contexts, hostname, platform, config)
-    assert set(results) == RULE_IDS
+    assert set(results) == MANAGEMENT
     assert {r: v.evidence for r, v in results.items() if v.status != "pass"} == {}
 
 
