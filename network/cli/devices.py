@@ -164,10 +164,8 @@ def _print_audit(run) -> None:
         wanted = sum(not h.changes and not h.error for h in run.servers if h.checked)
         checked = sum(h.checked for h in run.servers)
         complying = sum(bool(h.compliance) and not h.noncompliant for h in run.servers)
-        console.out.print(
-            f"servers: {wanted}/{checked} as the playbooks want them; "
-            f"Linux hosts: {complying}/{len(run.servers)} compliant with the level-3 rules"
-        )
+        playbooks = f"servers: {wanted}/{checked} as the playbooks want them; " if checked else ""
+        console.out.print(f"{playbooks}Linux hosts: {complying}/{len(run.servers)} compliant with the level-3 rules")
     _print_restore_test(run.restore_test)
     _print_drills(run.drills)
     console.out.print(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import docker
@@ -11,7 +12,7 @@ import docker
 from network.errors import LabError
 from network.ipam.conventions import ip_of
 from network.lab.objects import LABEL, Report, container_name, network_name
-from network.lab.topology import PLUMBING, Node, Topology
+from network.lab.topology import PLUMBING, Node, Topology, sysctls
 
 CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 
@@ -100,6 +101,7 @@ def release(topo: Topology, container, leaving: list[str]) -> None:
 
 def wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, key: str) -> dict:
     container = client.containers.get(container_name(topo, node.name))
+    _kernel_settings(container, topo, node)
     settings = container.attrs["NetworkSettings"]["Networks"]
     links = {settings[network_name(topo, a.network)]["MacAddress"]: a.ifname for a in node.attachments}
     spec = {
@@ -114,6 +116,24 @@ def wire(client: docker.DockerClient, topo: Topology, node: Node, user: str, key
         "key": key,
     }
     return _run_wire(node.name, container, spec)
+
+
+def _kernel_settings(container, topo: Topology, node: Node) -> None:
+    """The node's kernel settings again, in order: Docker applies them at each start in no
+    fixed order, and a change of forwarding resets accept_redirects (the kernel's router
+    default), so the hardening is written after the kind's own. From the host, in the
+    container's network namespace only: inside, /proc/sys is read-only."""
+    own = sysctls(node)
+    ordered = [*own.items(), *((k, v) for k, v in topo.sysctls(node).items() if k not in own)]
+    done = subprocess.run(
+        ["nsenter", "-t", str(container.attrs["State"]["Pid"]), "-n", "sysctl", "-q", "-w"]
+        + [f"{k}={v}" for k, v in ordered],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LabError(f"{node.name}: could not set its kernel settings: {done.stderr.strip()[-300:]}")
 
 
 def remove_stale(client, topo: Topology, tags: dict, containers: dict, report: Report) -> dict:

@@ -57,7 +57,7 @@ def test_a_command_that_gave_nothing_back_errs_its_rule_only(lab_hosts, monkeypa
     rules = compliance.load_rules()
     host = lab_hosts["zj-dc-app1"]
     wanted = hosts.sources(rules, host)
-    assert "sudo -n auditctl -l" in wanted and any(c.startswith("sysctl net.ipv4.") for c in wanted)
+    assert "sudo -n auditctl -l" in wanted and "sudo -n sysctl -a -r '^net\\.'" in wanted
     monkeypatch.setattr(hosts, "read", lambda env, w: {host.hostname: {c: "" for c in wanted[1:]}})
     results = {r.rule: r for r in hosts.audit(LAB, [host], rules, [])[host.hostname]}
     assert results["L3-SSH-ONLY"].status == "error" and "gave no output" in results["L3-SSH-ONLY"].evidence[0]

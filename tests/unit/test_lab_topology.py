@@ -290,3 +290,31 @@ def test_a_hardening_sysctl_outside_the_network_namespace_is_refused(tmp_path):
     management.write_text(management.read_text() + "  sysctls: {kernel.kptr_restrict: 2}\n")
     with pytest.raises(ModelError, match=r"kernel\.kptr_restrict: only net\."):
         load(env, cache=False)
+
+
+def test_the_kernel_settings_are_written_again_kind_first_then_the_hardening(tmp_path, monkeypatch):
+    """Docker applies them at each start in no fixed order, and a change of forwarding resets
+    accept_redirects: wiring writes them again, forwarding first, from the host."""
+    from types import SimpleNamespace
+
+    from network.lab import nodes
+
+    env = copy_inventory(LAB, tmp_path / "lab")
+    topo = topology.build(load(env), ipam.read(env), zones.load_if_any(env))
+    server = next(n for n in topo.nodes.values() if n.kind == "server")
+    calls = []
+
+    def run(argv, **_):
+        calls.append(argv)
+        return SimpleNamespace(returncode=0 if len(calls) == 1 else 1, stderr="sysctl: permission denied")
+
+    monkeypatch.setattr(nodes.subprocess, "run", run)
+    container = SimpleNamespace(attrs={"State": {"Pid": 4242}})
+    nodes._kernel_settings(container, topo, server)
+    argv = calls[0]
+    assert argv[:4] == ["nsenter", "-t", "4242", "-n"]
+    written = [a.split("=")[0] for a in argv if "=" in a]
+    assert written.index("net.ipv4.ip_forward") < written.index("net.ipv4.conf.all.accept_redirects")
+    assert set(written) == set(topo.sysctls(server))
+    with pytest.raises(LabError, match=r"could not set its kernel settings: sysctl: permission denied"):
+        nodes._kernel_settings(container, topo, server)
