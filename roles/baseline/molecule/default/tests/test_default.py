@@ -119,3 +119,45 @@ def test_an_auditor_logs_in_but_may_not_become_root(host):
 def test_a_login_is_refused(host, case, user, arguments):
     done = login(host, user, **arguments)
     assert done.rc == 255 and "Permission denied" in done.stderr, (case, done.stdout, done.stderr)
+
+
+# --- the node's own level-3 rules (jinbao_hardening) ----------------------------------
+def test_a_short_or_plain_password_is_refused_root_included(host):
+    for weak in ("Short1!", "alllowercaseletters"):
+        refused = host.run(f"echo 'auditor:{weak}' | chpasswd")
+        assert refused.rc != 0 and "BAD PASSWORD" in refused.stderr + refused.stdout, weak
+    strong = host.run("echo 'auditor:Ok-Strong-Passw0rd-2026' | chpasswd")
+    assert strong.rc == 0, strong.stderr
+    host.run("usermod -p '!' auditor")  # back to locked: no password until its owner sets one
+
+
+def test_logins_get_the_level3_umask(host):
+    assert host.file("/etc/login.defs").contains("^UMASK\t\t027$")
+    # su -l runs the login session stack (common-session: pam_umask), as sshd does
+    assert host.check_output("su -l auditor -s /bin/sh -c umask").strip() == "0027"
+
+
+def test_the_network_sysctls_are_written_for_boot(host):
+    conf = host.file("/etc/sysctl.d/60-jinbao-level3.conf").content_string
+    assert "net.ipv4.conf.all.accept_redirects = 0" in conf and "net.ipv4.tcp_syncookies = 1" in conf
+
+
+def test_an_installed_unit_the_hardening_never_runs_is_masked_and_not_listening(host):
+    assert host.run("systemctl is-enabled telnet.socket").stdout.strip() == "masked"
+    assert ":2323 " not in host.check_output("ss -Hltn")
+
+
+def test_the_audit_rules_are_written_and_auditd_left_off_in_a_container(host):
+    rules = host.file("/etc/audit/rules.d/50-jinbao-level3.rules")
+    assert rules.mode == 0o640
+    for line in (
+        "-w /etc/passwd -p wa -k identity",
+        "-w /etc/sudoers -p wa -k sudoers",
+        "-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k modules",
+    ):
+        assert rules.contains(f"^{line}$"), line
+    assert host.run("systemctl is-active auditd").stdout.strip() != "active"  # baseline_audit_kernel: false
+
+
+def test_the_banner_is_on_the_console_too(host):
+    assert host.file("/etc/issue").contains("Authorised use only")
