@@ -48,6 +48,8 @@ class HostHardening(Strict):
 
     password: PasswordQuality = PasswordQuality()
     umask: str = Field(default="027", pattern=r"^0[0-7]{2}$")
+    # a TLS certificate on a host (/etc/jinbao/tls, /etc/nginx/tls) this close to its end is a finding
+    certificate_warn_days: int = Field(default=30, ge=1, le=365)
     # network hardening: per network namespace, so the lab sets them at container creation
     sysctls: dict[str, int] = Field(
         default_factory=lambda: {

@@ -1,6 +1,8 @@
 """The level-3 management plane in the lab: logs reach the DC's collector, time comes from
-the DC, SNMP answers v3 only, and `jinbao audit` finds a breach on a router (compliance)
-and on a server (Ansible check mode), names it, and is clean again after a converge."""
+the DC, SNMP answers v3 only, every router and every Linux host complies with the level-3
+rules (or carries the lab's reviewed waiver), and `jinbao audit` finds a breach on a router
+(compliance), on servers (Ansible check mode and the host rules) and on a gatekeeper (the
+host rules), names it, and is clean again after a converge."""
 
 from __future__ import annotations
 
@@ -13,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from network import compliance
 from network.render.design import RenderIndex
 from network.render.secrets import load_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 JINBAO = str(Path(sys.executable).parent / "jinbao")
 SYSNAME = "1.3.6.1.2.1.1.5.0"  # SNMPv2-MIB::sysName.0
+RULES = compliance.load_rules()
+# what no container can do: load audit rules into the host's kernel (waivers.yml LAB-3)
+CONTAINERS_WAIVE = {"L3-AUDITD"}
 
 
 def _jinbao(*args: str) -> subprocess.CompletedProcess:
@@ -110,10 +116,10 @@ def test_routers_comply_with_level3_or_carry_a_reviewed_waiver(lab, plane, tmp_p
     assert len(devices) == len(lab.routers())
     for device in devices:
         statuses = {c["rule"]: c["status"] for c in device["compliance"]}
-        assert len(statuses) == 8, device["hostname"]
+        assert len(statuses) == sum("frr" in r.checks for r in RULES), device["hostname"]
         waived = {rule for rule, status in statuses.items() if status == "waived"}
         # only what the model cannot give: a site without collectors may waive syslog and NTP
-        expected = set() if plane[device["hostname"]]["syslog"] else {"L3-SYSLOG", "L3-NTP"}
+        expected = CONTAINERS_WAIVE | (set() if plane[device["hostname"]]["syslog"] else {"L3-SYSLOG", "L3-NTP"})
         assert waived == expected, device["hostname"]
         assert set(statuses.values()) <= {"pass", "waived"}, device["hostname"]
 
@@ -123,13 +129,23 @@ def _unclean(report: dict) -> dict:
     return {s["hostname"]: s["error"] or [c["task"] for c in s["changes"]] for s in report["servers"] if not s["clean"]}
 
 
+def _host_rules(report: dict) -> dict[str, dict[str, str]]:
+    """Every Linux host of the report (servers, firewalls, gatekeepers): rule → status."""
+    return {h["hostname"]: {c["rule"]: c["status"] for c in h["compliance"]} for h in report["servers"]}
+
+
 def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
     router, server = lab.host("fotang-r1"), lab.host("zj-dc-app1")
-    # an operator enables an SNMP community and drops the management ACL on a router, and
-    # edits the login banner on a server
+    database, gatekeeper = lab.host("zj-dc-db1"), lab.host("zj-dc-gatekeeper")
+    # an operator enables an SNMP community and drops the management ACL on a router, edits
+    # the login banner on a server, weakens the password rule on the database host and the
+    # umask on the gatekeeper (a host the playbooks' check mode does not cover)
     router.run_test("sh -c 'echo \"rocommunity public\" >> /etc/snmp/snmpd.conf' && systemctl restart snmpd")
     router.run_test("nft delete table inet jinbao_mgmt")
     server.run_test("sh -c 'echo Welcome > /etc/issue.net'")
+    database.run_test("sed -i 's/^minlen = .*/minlen = 6/' /etc/security/pwquality.conf")
+    gatekeeper.run_test("sed -i 's/^UMASK.*/UMASK 022/' /etc/login.defs")
+    breached = "fotang-r1,zj-dc-app1,zj-dc-db1,zj-dc-gatekeeper"
     try:
         found = _jinbao("audit", str(lab.env), "--json", "--out", str(tmp_path))
         assert found.returncode == 1, found.stdout[-2000:] + found.stderr[-2000:]
@@ -140,22 +156,41 @@ def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
         snmp = next(c for c in bad["fotang-r1"] if c["rule"] == "L3-SNMPV3")
         assert any("rocommunity public" in line for line in snmp["evidence"])
         servers = {h["hostname"]: h for h in report["servers"]}
-        unclean = _unclean(report)
-        assert list(unclean) == ["zj-dc-app1"], unclean
+        drifted = {h: [c["task"] for c in s["changes"]] or s["error"] for h, s in servers.items() if not s["clean"]}
+        assert drifted.pop("zj-dc-gatekeeper") == []  # not in the check mode: its rules only
+        assert set(drifted) == {"zj-dc-app1", "zj-dc-db1"}, drifted
         diff = "\n".join(c["diff"] for c in servers["zj-dc-app1"]["changes"])
         assert "-Welcome" in diff and f"+{lab.network.policy.banner}" in diff
+        # every Linux host besides the routers: each rule, failed only where it was broken
+        rules = _host_rules(report)
+        assert {"zj-dc-fw-inner", "zj-dc-fw-edge", "zj-dr-fw-inner", "zj-dc-gatekeeper", "zj-dc-ops1"} <= set(rules)
+        nodes = {n.name for n in lab.topology.nodes.values() if n.kind in ("server", "firewall", "gatekeeper")}
+        assert set(rules) == nodes and not servers["zj-dc-gatekeeper"]["checked"]
+        failed = {}
+        for hostname, statuses in rules.items():
+            assert len(statuses) == sum("linux" in r.checks for r in RULES), hostname
+            assert {r for r, st in statuses.items() if st == "waived"} == CONTAINERS_WAIVE, hostname
+            failed[hostname] = {r for r, st in statuses.items() if st not in ("pass", "waived")}
+        assert {h: f for h, f in failed.items() if f} == {
+            "zj-dc-app1": {"L3-BANNER"},
+            "zj-dc-db1": {"L3-PASSWORD"},
+            "zj-dc-gatekeeper": {"L3-UMASK"},
+        }
+        umask = next(c for c in servers["zj-dc-gatekeeper"]["compliance"] if c["rule"] == "L3-UMASK")
+        assert any("UMASK" in line for line in umask["evidence"]), umask
         junit = (tmp_path / "audit.junit.xml").read_text()
         assert 'classname="lab.fotang-r1.compliance" name="L3-SNMPV3"><failure' in junit
         assert 'classname="lab.zj-dc-app1" name="ansible-check"><failure' in junit
+        assert 'classname="lab.zj-dc-gatekeeper.compliance" name="L3-UMASK"><failure' in junit
     finally:
-        converged = lab.ansible("playbooks/baseline.yml", "--limit", "fotang-r1,zj-dc-app1")
+        converged = lab.ansible("playbooks/baseline.yml", "--limit", breached)
         assert converged.returncode == 0, converged.stdout[-3000:]
-    # the two it found, audited again alone (--limit names a router and a server alike)
-    clean = _jinbao(
-        "audit", str(lab.env), "--limit", "fotang-r1", "--limit", "zj-dc-app1", "--json", "--out", str(tmp_path)
-    )
+    # the four it found, audited again alone (--limit names routers, servers and hosts alike)
+    limits = [arg for name in breached.split(",") for arg in ("--limit", name)]
+    clean = _jinbao("audit", str(lab.env), *limits, "--json", "--out", str(tmp_path))
     assert clean.returncode == 0, _unclean(json.loads(clean.stdout)) if clean.stdout.strip() else clean.stderr[-2000:]
     again = json.loads(clean.stdout)
     assert [d["hostname"] for d in again["devices"]] == ["fotang-r1"]
-    assert [s["hostname"] for s in again["servers"]] == ["zj-dc-app1"]  # checked, not left out
+    assert [s["hostname"] for s in again["servers"]] == ["zj-dc-app1", "zj-dc-db1", "zj-dc-gatekeeper"]
+    assert [s["checked"] for s in again["servers"]] == [True, True, False]  # checked, not left out
     assert "public" not in router.check_output("cat /etc/snmp/snmpd.conf")

@@ -101,3 +101,30 @@ def test_the_reports_show_a_hosts_rules_beside_its_check(tmp_path) -> None:
     assert 'classname="lab.zj-dc-app1" name="ansible-check"' in junit
     page = Path(paths["html"]).read_text()
     assert "not checked by the playbooks" in page and "missing /^UMASK/" in page
+
+
+def test_a_certificate_near_its_end_is_found_by_openssl_itself(lab_hosts, tmp_path) -> None:
+    """L3-TLS-EXPIRY's own command, run here against real certificates: one valid for a year
+    passes, one with ten days left (under the 30-day warning) fails, naming the file."""
+    rules = [r for r in compliance.load_rules() if r.id == "L3-TLS-EXPIRY"]
+    host = lab_hosts["zj-dc-web1"]
+    (command,) = hosts.sources(rules, host)
+
+    def certificate(name: str, days: int) -> None:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days), "-subj", f"/CN={name}",
+             "-keyout", str(tmp_path / f"{name}.key"), "-out", str(tmp_path / f"{name}.crt")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def judged() -> compliance.RuleResult:
+        local = command.replace("/etc/jinbao/tls", str(tmp_path)).replace("/etc/nginx/tls", str(tmp_path / "none"))
+        output = subprocess.run(["bash", "-c", local], capture_output=True, text=True, check=True).stdout
+        (result,) = compliance.evaluate(rules, hosts.PLATFORM, host.context, lambda s: output, host.hostname, "zj-dc")
+        return result
+
+    certificate("web", 365)
+    assert judged().status == "pass"
+    certificate("db", 10)
+    result = judged()
+    assert result.status == "fail" and "db.crt expiring notAfter=" in result.evidence[0]

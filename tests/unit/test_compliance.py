@@ -37,13 +37,15 @@ def run(contexts, hostname: str, platform: str, config: str, waivers=(), today=T
 
 MANAGEMENT = {"L3-SSH-ONLY", "L3-AAA", "L3-LOCKOUT", "L3-SYSLOG", "L3-NTP", "L3-SNMPV3", "L3-BANNER", "L3-MGMT-ACL"}
 # a Linux node's own rules (the baseline's hardening): FRR routers and Linux hosts only
-HOST = {"L3-PASSWORD", "L3-UMASK", "L3-SYSCTL", "L3-SERVICES", "L3-AUDIT-RULES", "L3-AUDITD"}
+HOST = {"L3-PASSWORD", "L3-UMASK", "L3-SYSCTL", "L3-SERVICES", "L3-AUDIT-RULES", "L3-AUDITD", "L3-TLS-EXPIRY"}
+SERVERS = {"L3-TLS-EXPIRY"}  # routers serve no TLS
 
 
 def test_every_management_rule_covers_every_platform_and_host_rules_every_linux_node():
     assert MANAGEMENT | HOST == RULE_IDS
     for rule in RULES:
-        platforms = {"frr", "linux"} | ({"huawei_vrp", "h3c_comware"} if rule.id in MANAGEMENT else set())
+        platforms = {"linux"} if rule.id in SERVERS else {"frr", "linux"}
+        platforms |= {"huawei_vrp", "h3c_comware"} if rule.id in MANAGEMENT else set()
         assert set(rule.checks) == platforms, rule.id
 
 
