@@ -39,11 +39,9 @@ class LinuxHost:
     context: dict  # what its rules are rendered with
 
 
-def inventory(env: Path, timeout: int = 120) -> list[LinuxHost]:
+def inventory(env: Path, network: Network, timeout: int = 120) -> list[LinuxHost]:
     """The environment's Linux hosts besides the routers, from its Ansible inventory, each
-    with the context its rules render with."""
-    from network.model import load
-
+    with the context its rules render with (`network`: the environment's planned model)."""
     done = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(env), "--list"],
         cwd=REPO,
@@ -58,7 +56,6 @@ def inventory(env: Path, timeout: int = 120) -> list[LinuxHost]:
     listed = json.loads(done.stdout)
     names = sorted({h for g in GROUPS for h in _members(listed, g)})
     hostvars = listed.get("_meta", {}).get("hostvars", {})
-    network = load(env)
     return [LinuxHost(n, hostvars[n].get("jinbao_site", ""), context(network, n, hostvars[n])) for n in names]
 
 

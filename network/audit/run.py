@@ -156,7 +156,7 @@ def run_audit(
     contexts = {h: c | {"hardening": hardening} for h, c in renderer.contexts(selected.hostnames).items()}
     policy = Policy(rules, compliance.load_waivers(env, rules), contexts)
     checked = servers_named(network, limit) if servers else []
-    linux = linux_hosts.selected(linux_hosts.inventory(env), limit) if servers else []
+    linux = linux_hosts.selected(linux_hosts.inventory(env, network), limit) if servers else []
     if limit and not selected.targets and not checked and not linux:
         what = "device or server" if servers else "device"
         raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no {what}: {', '.join(limit)}"))

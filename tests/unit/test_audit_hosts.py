@@ -22,7 +22,7 @@ LAB = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 
 @pytest.fixture(scope="module")
 def lab_hosts() -> dict[str, hosts.LinuxHost]:
-    return {h.hostname: h for h in hosts.inventory(LAB)}
+    return {h.hostname: h for h in hosts.inventory(LAB, load(LAB))}
 
 
 def test_every_linux_host_but_the_routers_is_listed(lab_hosts) -> None:
