@@ -83,3 +83,13 @@ def test_a_stale_password_is_in_every_report_and_is_a_finding(tmp_path):
     run = AuditRun("lab", [], [], paths, 0.0, passwords=found)
     assert run.findings and not run.ok and not run.failed
     assert not AuditRun("lab", [], [], paths, 0.0, passwords=found[:1]).findings
+
+
+def test_the_playbook_chooses_the_due_accounts_by_the_audits_rule(tmp_path):
+    from ansible.plugins.loader import lookup_loader
+
+    lookup_loader.add_directory(str(Path(__file__).resolve().parents[2] / "plugins" / "lookup"))
+    plugin = lookup_loader.get("jinbao_password_due")
+    _record(tmp_path, "accounts:\n  old: {when: '2026-01-01T00:00:00Z'}\n  fresh: {when: '2099-01-01T00:00:00Z'}\n")
+    due = plugin.run(["old", "fresh", "never"], {}, inventory=str(tmp_path), max_age_days=90)
+    assert due == ["never", "old"]
