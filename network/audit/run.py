@@ -17,6 +17,7 @@ from network import compliance, fleet
 from network import servers as server_check
 from network.audit import drills as dr_drills
 from network.audit import hosts as linux_hosts
+from network.audit import passwords as password_ages
 from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
@@ -106,10 +107,15 @@ class AuditRun:
     seconds: float
     restore_test: dict | None = None  # the latest restore test of the backups; None: none on record
     drills: list[dict] = field(default_factory=list)  # the DR drill history, newest first
+    passwords: list[password_ages.PasswordAge] = field(default_factory=list)  # the vault's, by account
 
     @property
     def ok(self) -> bool:
-        return all(r.clean for r in self.devices) and all(h.clean for h in self.servers)
+        return (
+            all(r.clean for r in self.devices)
+            and all(h.clean for h in self.servers)
+            and not any(p.stale for p in self.passwords)
+        )
 
     @property
     def failed(self) -> bool:
@@ -118,9 +124,12 @@ class AuditRun:
 
     @property
     def findings(self) -> bool:
-        """Drift, a non-compliant device or host, or a server the playbooks would change."""
-        return any(r.drift or r.noncompliant for r in self.devices) or any(
-            h.changes or h.noncompliant for h in self.servers
+        """Drift, a non-compliant device or host, a server the playbooks would change, or a
+        password older than the policy."""
+        return (
+            any(r.drift or r.noncompliant for r in self.devices)
+            or any(h.changes or h.noncompliant for h in self.servers)
+            or any(p.stale for p in self.passwords)
         )
 
     def as_dict(self) -> dict:
@@ -132,6 +141,7 @@ class AuditRun:
             "servers": servers,
             "restore_test": self.restore_test,
             "dr_drills": self.drills,
+            "passwords": [p.as_dict() for p in self.passwords],
         }
 
 
@@ -183,7 +193,12 @@ def run_audit(
     reports = write_reports(
         network.name, results, target, policy.waivers, hosts, restore_test=restore_test, drills=drills
     )
-    return AuditRun(network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills)
+    max_age = network.policy.host_hardening.password.max_age_days
+    passwords = password_ages.audit(env, max_age, vault_password_file)
+    password_ages.add_to_reports(reports, passwords)
+    return AuditRun(
+        network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills, passwords
+    )
 
 
 def _with_level3(hosts: list[HostDrift], level3: dict[str, list[compliance.RuleResult]]) -> list[HostDrift]:

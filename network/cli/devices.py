@@ -168,6 +168,7 @@ def _print_audit(run) -> None:
         console.out.print(f"{playbooks}Linux hosts: {complying}/{len(run.servers)} compliant with the level-3 rules")
     _print_restore_test(run.restore_test)
     _print_drills(run.drills)
+    _print_passwords(run.passwords)
     console.out.print(
         f"{'[green]✓[/]' if clean == len(results) else '[red]✗[/]'} audit {run.environment}: {clean}/{len(results)} "
         f"clean in {run.seconds:.1f}s; report {run.reports['html']}"
@@ -179,6 +180,14 @@ def _print_restore_test(result: dict | None) -> None:
 
     mark = {"none": "-", "ok": "[green]✓[/]", "failed": "[red]✗[/]"}[restore.state(result)]
     console.out.print(f"{mark} {escape(restore.summary(result))}", highlight=False, soft_wrap=True)
+
+
+def _print_passwords(ages) -> None:
+    from network.audit import passwords
+
+    for age in ages:
+        mark = "[red]✗[/]" if age.stale else "[green]✓[/]"
+        console.out.print(f"{mark} password {escape(passwords.summary(age))}", highlight=False, soft_wrap=True)
 
 
 def _print_drills(drills: list[dict]) -> None:

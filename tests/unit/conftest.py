@@ -27,6 +27,19 @@ def copy_inventory(source: Path, target: Path) -> Path:
     return target
 
 
+def record_rotations(env: Path) -> Path:
+    """A rotations.yml saying every password of env's vault was set just now, so that an audit
+    of a test inventory finds its passwords within the policy (network/audit/passwords.py)."""
+    import datetime as dt
+
+    from network.audit.passwords import vault_accounts
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    accounts = {a: {"group": g, "when": now, "by": "tests", "how": "fixture"} for a, g in vault_accounts(env).items()}
+    (env / "rotations.yml").write_text(yaml.safe_dump({"accounts": accounts}))
+    return env
+
+
 def edit_sites(env: Path, change) -> None:
     """Apply change(list of site mappings) to env/sites.yml, as a person editing the file would."""
     path = env / "sites.yml"

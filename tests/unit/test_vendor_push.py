@@ -12,7 +12,7 @@ import shutil
 import time
 
 import pytest
-from conftest import GOLDEN, copy_inventory
+from conftest import GOLDEN, copy_inventory, record_rotations
 from napalm.base import NetworkDriver
 from napalm.base.exceptions import ConnectionException
 from test_vendor_sessions import CONFIGS, Replay, device
@@ -59,7 +59,7 @@ def inventory(tmp_path):
     """The golden multivendor inventory with its planned allocations: renders CONFIGS."""
     env = copy_inventory(GOLDEN / "render" / "multivendor" / "inventory", tmp_path / "inv")
     shutil.copy(GOLDEN / "render" / "multivendor" / "expected" / "allocations.yml", env / "allocations.yml")
-    return env
+    return record_rotations(env)
 
 
 def wait_for(condition, seconds: float) -> bool:
