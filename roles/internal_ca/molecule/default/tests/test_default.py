@@ -81,7 +81,7 @@ def test_each_service_certificate_is_the_cas_for_the_names_with_its_own_key_and_
     (record,) = [r for r in tls_records() if r["serial"] == serial]
     assert record["type"] == "tls-server" and record["path"] == str(crt) and record["host"] == "controller"
     assert record["not_after"].replace("-", "").replace(":", "").replace("T", "")[:12] == host.check_output(
-        f"date -u -d \"$(openssl x509 -noout -enddate -in {crt} | cut -d= -f2)\" +%Y%m%d%H%M"
+        f'date -u -d "$(openssl x509 -noout -enddate -in {crt} | cut -d= -f2)" +%Y%m%d%H%M'
     )
 
 

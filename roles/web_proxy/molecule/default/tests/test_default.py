@@ -52,7 +52,8 @@ def test_nginx_runs_and_its_configuration_is_valid(host):
 
 
 def test_the_certificate_is_the_cas_and_its_key_stays_on_the_host(host):
-    assert host.run("openssl verify -CAfile /etc/jinbao/tls/jinbao-ca.crt -purpose sslserver /etc/jinbao/tls/web.crt").rc == 0
+    verify = "openssl verify -CAfile /etc/jinbao/tls/jinbao-ca.crt -purpose sslserver /etc/jinbao/tls/web.crt"
+    assert host.run(verify).rc == 0
     certificate = host.check_output("openssl x509 -noout -pubkey -in /etc/jinbao/tls/web.crt")
     assert certificate == host.check_output("openssl pkey -pubout -in /etc/jinbao/tls/web.key")
     assert not host.file("/etc/jinbao/tls/web.crt.csr").exists and not host.file("/etc/jinbao/tls/web.key.next").exists
