@@ -18,6 +18,9 @@ from network.dr.plan import DrillPlan
 
 HERE = Path(__file__).parent
 WEB_CERTIFICATE = "/etc/jinbao/tls/web.crt"  # the web tier's certificate (roles/web_proxy)
+# the CA that issued it, when there is one (internal_ca): Python's ssl takes a CA-issued leaf as
+# a trust anchor only with its issuer beside it
+WEB_CA_CERTIFICATE = "/etc/jinbao/tls/jinbao-ca.crt"
 TIMEOUT_S = 10.0  # one attempt; a write that takes longer counts as failed
 
 
@@ -54,12 +57,14 @@ class Load:
 
 
 def trust(nodes: Nodes, plan: DrillPlan) -> bytes:
-    """The web hosts' certificates (business and DR site), which the clerk checks its writes against."""
+    """The web hosts' certificates (business and DR site) and the CA that issued them, which the
+    clerk checks its writes against."""
     pems = []
     for host in plan.web_hosts:
-        code, out, _ = nodes.exec(host, ["cat", WEB_CERTIFICATE]) if nodes.running(host) else (1, "", "")
-        if code == 0 and "BEGIN CERTIFICATE" in out:
-            pems.append(out)
+        for path in (WEB_CERTIFICATE, WEB_CA_CERTIFICATE):
+            code, out, _ = nodes.exec(host, ["cat", path]) if nodes.running(host) else (1, "", "")
+            if code == 0 and "BEGIN CERTIFICATE" in out and out not in pems:
+                pems.append(out)
     return "".join(pems).encode()
 
 

@@ -163,6 +163,15 @@ class Settings(Strict):
     access_automation_days: int = Field(default=7, ge=2, le=30)
     access_certificate_hours: int = Field(default=8, ge=1, le=24)
     access_revoked: tuple[Revocation, ...] = ()
+    # TLS from the same CA: its certificate (PEM; empty: the services keep self-signed ones), a
+    # service certificate's life and the days before its end a converge renews it, and the web
+    # roles of clerks, which a client certificate may carry besides the operator roles (OU=<role>)
+    access_tls_ca_certificate: str = Field(
+        default="", pattern=r"^$|^\s*-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\s*$"
+    )
+    access_tls_server_days: int = Field(default=365, ge=2, le=825)
+    access_tls_renew_days: int = Field(default=30, ge=1)
+    access_clerk_roles: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _distinct_principals(self) -> Settings:
@@ -170,6 +179,22 @@ class Settings(Strict):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"access_principals: {', '.join(twice)} named twice (the automation principal included)")
+        operators = {p.name for p in self.access_principals}
+        both = sorted(operators & set(self.access_clerk_roles))
+        if both:
+            raise ValueError(f"access_clerk_roles: {', '.join(both)} is an operator role too (access_principals)")
+        bad = [r for r in self.access_clerk_roles if not re.fullmatch(r"[a-z][a-z0-9_-]{1,31}", r)]
+        if bad:
+            raise ValueError(f"access_clerk_roles: {', '.join(bad)}: a role is [a-z][a-z0-9_-] (it is OU=<role>)")
+        return self
+
+    @model_validator(mode="after")
+    def _renewed_before_expiry(self) -> Settings:
+        if self.access_tls_renew_days >= self.access_tls_server_days:
+            raise ValueError(
+                f"access_tls_renew_days ({self.access_tls_renew_days}) must be below access_tls_server_days "
+                f"({self.access_tls_server_days}): otherwise every converge renews every certificate"
+            )
         return self
 
     @field_validator("db_maintainers")

@@ -227,6 +227,9 @@ def test_a_dr_site_stands_in_for_a_datacenter_with_the_same_tiers(lab: Path) -> 
             "certificate_hours",
         ),
         ("access.yml", "ssh-ed25519 AAAA", "ssh-ed25519 not a key AAAA", "ssh_ca_public_key"),
+        ("access.yml", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----", "tls_ca_certificate"),
+        ("access.yml", "jinbao_access_tls_renew_days: 30", "jinbao_access_tls_renew_days: 365", "renews every"),
+        ("access.yml", "jinbao_access_clerk_roles: [clerk]", "jinbao_access_clerk_roles: [dba]", "operator role too"),
     ],
     ids=[
         "revocation-names-nothing",
@@ -235,6 +238,9 @@ def test_a_dr_site_stands_in_for_a_datacenter_with_the_same_tiers(lab: Path) -> 
         "role-twice",
         "hours",
         "key",
+        "tls-ca-not-a-certificate",
+        "tls-renewal-longer-than-life",
+        "clerk-role-is-an-operator-role",
     ],
 )
 def test_the_access_policy_is_validated_with_its_file_and_field(

@@ -18,6 +18,8 @@ class Echo(BaseHTTPRequestHandler):
             "body": body,
             "x_request_id": self.headers.get("X-Request-Id"),
             "x_forwarded_proto": self.headers.get("X-Forwarded-Proto"),
+            "x_client_subject": self.headers.get("X-Client-Subject"),
+            "x_client_role": self.headers.get("X-Client-Role"),
         }
         data = json.dumps(answer).encode()
         self.send_response(200)

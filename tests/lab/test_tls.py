@@ -1,0 +1,186 @@
+"""TLS from the internal CA in the lab (docs/access.md, issue #17): the web tier and the database
+serve certificates the CA issued, verified by the CA alone; the middleware verifies the database
+by it (sslmode=verify-full); the web tier's administrative path takes an operator's client
+certificate from the CA with an allowed role and refuses everything else.
+
+The client is a township's clerk (its router, curl from its LAN address), as in test_business.
+Client certificates come from playbooks/tls-certificate.yml, as an operator gets one.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import uuid
+
+import pytest
+
+CLERK_SITE, DC = "choucheng", "zj-dc"
+ON_CLERK = "/tmp/jinbao-tls-test"
+ADMIN = "/api/admin/accounts"
+REFUSED = "needs a client certificate"
+VERIFY = "openssl verify -CAfile /etc/jinbao/tls/jinbao-ca.crt -purpose sslserver"
+
+
+def _zone_of(lab) -> str:
+    province = lab.network.province_of(lab.network.sites[DC])
+    return f"{province.slug}.{lab.network.policy.domain}"
+
+
+def _host_named(lab, role: str, site: str = DC) -> str:
+    owner = lab.network.sites[site]
+    return lab.network.hostname(owner, next(h.name for h in owner.hosts if h.role == role))
+
+
+def _address(lab, hostname: str) -> str:
+    site, host = next(
+        (s.id, h.name)
+        for s in lab.network.sites.values()
+        for h in s.hosts
+        if lab.network.hostname(s, h.name) == hostname
+    )
+    return lab.allocations.hosts[f"{site}/{host}"]["address"]
+
+
+@pytest.fixture(scope="module")
+def ca(lab) -> str:
+    pem = lab.network.policy.access_tls_ca_certificate
+    assert "BEGIN CERTIFICATE" in pem, "the lab has no TLS CA (group_vars access.yml jinbao_access_tls_ca_certificate)"
+    return pem
+
+
+@pytest.fixture(scope="module")
+def clerk(lab, ca, tmp_path_factory):
+    """The township router with the CA's certificate and the clients' keys and certificates."""
+    directory = tmp_path_factory.mktemp("tls-clients")
+    router = lab.router_of(CLERK_SITE)
+    host = lab.host(router.name)
+    host.run(f"mkdir -p {ON_CLERK}")
+    (directory / "ca.crt").write_text(ca)
+
+    def issue(holder: str, role: str) -> None:
+        key, csr = directory / f"{holder}.key", directory / f"{holder}.csr"
+        subprocess.run(
+            ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-subj", f"/OU={role}/CN={holder}", "-addext", "extendedKeyUsage=clientAuth",
+             "-keyout", str(key), "-out", str(csr)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        done = lab.ansible(
+            "playbooks/tls-certificate.yml", "-e", f"holder={holder}", "-e", f"role={role}", "-e", f"csr={csr}"
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
+
+    issue("zhang.wei", "sysops")
+    issue("li.na", "clerk")
+    # the same operator's request signed by a CA the web tier does not know
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+         "-subj", "/CN=another CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-keyout", str(directory / "other-ca.key"), "-out", str(directory / "other-ca.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(directory / "zhang.wei.csr"), "-copy_extensions", "copy", "-days", "1",
+         "-CA", str(directory / "other-ca.crt"), "-CAkey", str(directory / "other-ca.key"),
+         "-out", str(directory / "zhang.wei-other.crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    for name in ("ca.crt", "zhang.wei.key", "zhang.wei.crt", "zhang.wei-other.crt", "li.na.key", "li.na.crt"):
+        text = (directory / name).read_text()
+        host.run(f"umask 077; printf %s {shlex.quote(text)} > {ON_CLERK}/{name}")
+    web = _address(lab, _host_named(lab, "web"))
+    return {"host": host, "source": lab.lan_address(router), "zone": _zone_of(lab), "web": web}
+
+
+def request(clerk, path: str, *client: str) -> tuple[int, dict, str]:
+    """HTTPS from the township to web.<zone>, the server verified by the CA alone."""
+    options = ["--cert", f"{ON_CLERK}/{client[1] if len(client) > 1 else client[0]}.crt",
+               "--key", f"{ON_CLERK}/{client[0]}.key"] if client else []  # fmt: skip
+    request_id = f"tls-test-{uuid.uuid4().hex[:12]}"
+    command = [
+        "curl", "-sS", "-i", "--max-time", "20", "--interface", clerk["source"], "--cacert", f"{ON_CLERK}/ca.crt",
+        "--resolve", f"web.{clerk['zone']}:443:{clerk['web']}", "-H", f"X-Request-Id: {request_id}", *options,
+        f"https://web.{clerk['zone']}{path}",
+    ]  # fmt: skip
+    result = clerk["host"].run(shlex.join(command))
+    assert result.rc == 0, f"curl failed: {result.stderr}"
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    headers["sent-request-id"] = request_id
+    return int(lines[0].split()[1]), headers, body
+
+
+def reached_the_middleware(headers: dict) -> bool:
+    """The application echoes X-Request-Id; nginx's own answers do not."""
+    return headers.get("x-request-id") == headers["sent-request-id"]
+
+
+@pytest.mark.parametrize("site", [DC, "zj-dr"])
+def test_the_web_tier_serves_a_certificate_of_the_ca(lab, ca, site):
+    web = lab.host(_host_named(lab, "web", site))
+    assert web.file("/etc/jinbao/tls/jinbao-ca.crt").content_string.strip() == ca.strip()
+    verified = web.run(f"{VERIFY} /etc/jinbao/tls/web.crt")
+    assert verified.rc == 0, verified.stdout + verified.stderr
+    issuer = web.check_output("openssl x509 -noout -issuer -in /etc/jinbao/tls/web.crt")
+    subject = web.check_output("openssl x509 -noout -subject -in /etc/jinbao/tls/web.crt")
+    assert issuer != subject.replace("subject", "issuer"), "still self-signed"
+
+
+def test_a_citizens_read_is_served_verified_by_the_ca_alone_and_without_a_certificate(clerk):
+    status, headers, body = request(clerk, "/health")
+    assert status == 200 and reached_the_middleware(headers), body
+
+
+@pytest.mark.parametrize("site", [DC, "zj-dr"])
+def test_the_database_serves_a_certificate_of_the_ca(lab, site):
+    db = lab.host(_host_named(lab, "database", site))
+    verified = db.run(f"{VERIFY} /etc/jinbao/tls/postgresql.crt")
+    assert verified.rc == 0, verified.stdout + verified.stderr
+    names = db.check_output("openssl x509 -noout -ext subjectAltName -in /etc/jinbao/tls/postgresql.crt")
+    assert f"DNS:db.{_zone_of(lab)}" in names
+
+
+def test_the_middleware_verifies_the_database_by_the_ca(lab, ca, clerk):
+    app = lab.host(_host_named(lab, "middleware"))
+    config = app.check_output("cat /etc/pension-app/pension-app.conf")
+    assert "sslmode = verify-full" in config and "sslrootcert = /etc/jinbao/tls/postgresql-ca.crt" in config
+    assert app.file("/etc/jinbao/tls/postgresql-ca.crt").content_string.strip() == ca.strip()
+    # and it is connected that way: /health asks the database through it
+    status, _, body = request(clerk, "/health")
+    assert status == 200 and json.loads(body)["database"]["primary"] is True
+
+
+def test_the_admin_path_without_a_certificate_is_refused(clerk):
+    status, headers, body = request(clerk, ADMIN)
+    assert status == 403 and REFUSED in body and not reached_the_middleware(headers)
+
+
+def test_the_admin_path_with_another_cas_certificate_is_refused(clerk):
+    status, headers, _ = request(clerk, ADMIN, "zhang.wei", "zhang.wei-other")
+    assert status == 400 and not reached_the_middleware(headers)
+
+
+def test_the_admin_path_with_a_role_not_allowed_is_refused(clerk):
+    status, headers, body = request(clerk, ADMIN, "li.na")
+    assert status == 403 and REFUSED in body and not reached_the_middleware(headers)
+
+
+def test_the_admin_path_with_an_operators_certificate_reaches_the_middleware(clerk):
+    status, headers, body = request(clerk, ADMIN, "zhang.wei")
+    # the application has no administrative API yet: its own 404, past nginx's check
+    assert status == 404 and REFUSED not in body and reached_the_middleware(headers), (status, body)
+
+
+def test_the_issued_certificates_are_recorded(lab):
+    records = lab.env.parent.parent / "build" / "access" / lab.env.name / "issued.jsonl"
+    found = [json.loads(line) for line in records.read_text().splitlines()]
+    servers = {(r["host"], r["path"]) for r in found if r.get("type") == "tls-server"}
+    for site in (DC, "zj-dr"):
+        assert (_host_named(lab, "web", site), "/etc/jinbao/tls/web.crt") in servers
+        assert (_host_named(lab, "database", site), "/etc/jinbao/tls/postgresql.crt") in servers
+    clients = [r for r in found if r.get("type") == "tls-client"]
+    assert {("zhang.wei", "sysops"), ("li.na", "clerk")} <= {(r["key_id"], r["role"]) for r in clients}
+    assert all(r["not_after"].endswith("Z") for r in clients)
