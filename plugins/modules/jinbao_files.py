@@ -86,7 +86,12 @@ def main() -> None:
         if module.check_mode:
             continue
         directory = os.path.dirname(path)
-        os.makedirs(directory, mode=0o755, exist_ok=True)  # a missing parent is made root's, 0755
+        # a missing parent is made root's, 0755 whatever the session's umask (level-3 logins: 027)
+        previous = os.umask(0o022)
+        try:
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+        finally:
+            os.umask(previous)
         fd, staging = tempfile.mkstemp(dir=directory, prefix=".jinbao-")
         try:
             with os.fdopen(fd, "wb") as fh:
