@@ -176,7 +176,8 @@ def run_audit(
     with ThreadPoolExecutor(max_workers=2) as background:  # while the devices are audited
         checking = reading = None
         if checked:
-            checking = background.submit(server_check.check, env, "servers" if not limit else ",".join(checked))
+            scope = "servers" if not limit else ",".join(with_peers(network, checked))
+            checking = background.submit(server_check.check, env, scope)
         if linux:
             reading = background.submit(linux_hosts.audit, env, linux, rules, policy.waivers)
         results = audit(selected.targets, intended, policy)
@@ -185,6 +186,7 @@ def run_audit(
         if reading is not None:
             level3 = reading.result()
     if limit:  # a server named but absent from the check's results was not checked: never clean
+        hosts = [h for h in hosts if h.hostname in checked]  # a peer ran as context only
         came_back = {h.hostname for h in hosts}
         hosts += [HostDrift(n, error="not in the playbooks' check results") for n in checked if n not in came_back]
     hosts = _with_level3(hosts, level3)
@@ -208,6 +210,26 @@ def _with_level3(hosts: list[HostDrift], level3: dict[str, list[compliance.RuleR
     for hostname, results in level3.items():
         by_name.setdefault(hostname, HostDrift(hostname, checked=False)).compliance = results
     return sorted(by_name.values(), key=lambda h: h.hostname)
+
+
+# Roles whose hosts converge only together: postgresql_replication reads the other
+# database's state, pgBackRest's two ends read each other's keys, in the same run.
+CONVERGED_TOGETHER = ("database", "backup")
+
+
+def with_peers(network: Network, hostnames: list[str]) -> list[str]:
+    """The servers to run in check mode for `hostnames`: a database or backup host with every
+    other host of those roles (each refuses to go on without its peers' state); the check
+    changes nothing on any of them, and only `hostnames` are reported."""
+    tier = [
+        network.hostname(site, host.name)
+        for site in network.sites.values()
+        for host in site.hosts
+        if host.role in CONVERGED_TOGETHER
+    ]
+    if not set(hostnames) & set(tier):
+        return list(hostnames)
+    return list(hostnames) + [h for h in tier if h not in hostnames]
 
 
 def servers_named(network: Network, limit: list[str] | None) -> list[str]:

@@ -59,13 +59,24 @@ def test_a_limit_naming_a_site_checks_its_devices_and_servers(lab: Path, tmp_pat
     assert "zj-dr-fw-inner" in level3 and set(level3) == {h.hostname for h in run.servers}
     firewall = next(h for h in run.servers if h.hostname == "zj-dr-fw-inner")
     assert not firewall.checked
+    # its database runs with the other database and the backup hosts (they read each other's
+    # state in the run), reported as named
     assert len(checked) == 1 and set(checked[0].split(",")) == {
         "zj-dr-db1",
         "zj-dr-app1",
         "zj-dr-web1",
         "zj-dr-ops1",
         "zj-dr-bastion1",
+        "zj-dc-db1",
+        "zj-dc-bak1",
     }
+    assert not {"zj-dc-db1", "zj-dc-bak1"} & {h.hostname for h in run.servers}
+
+
+def test_a_database_host_is_checked_with_its_peer_and_reported_alone(lab: Path, tmp_path: Path, checked) -> None:
+    run = audit.run_audit(lab, ["zj-dc-db1"], tmp_path)
+    assert checked == ["zj-dc-db1,zj-dc-bak1,zj-dr-db1"]
+    assert [h.hostname for h in run.servers] == ["zj-dc-db1"] and run.ok
 
 
 def test_without_a_limit_every_server_is_checked(lab: Path, tmp_path: Path, checked, level3) -> None:
