@@ -44,11 +44,19 @@ def contexts() -> dict[str, dict]:
     return renderer.contexts([network.hostname(s, d.name) for s, d in network.iter_devices()])
 
 
+def admin_password() -> str:
+    """The vault's: a replayed device logs in its accounts by the passwords its config sets."""
+    from network.render import load_secrets
+
+    return load_secrets(CONFIGS.parents[1] / "inventory").password("netadmin")
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 64
     ctx = contexts()
     targets, intended, device_contexts, servers = [], {}, {}, []
+    password = admin_password()
     for platform, prefix in PLATFORMS.items():
         # devices whose site has collectors: they comply without waivers
         own = sorted(h for h, c in ctx.items() if c["platform"] == platform and c["syslog"] and c["ntp"])
@@ -68,7 +76,7 @@ def main() -> None:
         for i in range(count):
             source = own[i % len(own)]  # server.py serves sorted configs in turn
             name = f"{source}#{i}"
-            targets.append(Target(name, platform, f"{prefix}.{i + 1}", "netadmin", "replay", {"port": PORT}))
+            targets.append(Target(name, platform, f"{prefix}.{i + 1}", "netadmin", password, {"port": PORT}))
             intended[name] = (CONFIGS / f"{source}.cfg").read_text()
             device_contexts[name] = ctx[source]
     policy = audit.Policy(compliance.load_rules(), [], device_contexts)

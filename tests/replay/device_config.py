@@ -10,7 +10,8 @@ device would (the rules are data, in the session file):
   and, with it, the view X opened; a command the device prints when it is off
   (``shown_undone``) is shown as `undo X` instead;
 - `X` replaces a shown `undo X`; a command that holds one value (``single_value``, e.g.
-  `ip address`, `description`) replaces its previous value; a command that opens a view
+  `ip address`, `description`; or one per key, ``keyed_value``, e.g. VRP's `local-user X
+  password ...` per account) replaces its previous value; a command that opens a view
   (``views``) enters it, creating it when new; `quit` goes up a view, `return` to the
   user view.
 """
@@ -99,11 +100,17 @@ class Grammar:
     views: dict[str, list[str]]  # a view's line pattern ('' = system view) → commands that open a view in it
     single_value: list[str]  # command prefixes that hold one value per view
     shown_undone: list[str]  # commands the device prints as `undo X` when they are off
+    keyed_value: list[str] = field(default_factory=list)  # regexes: what a match covers holds one value
 
     @classmethod
     def from_session(cls, session: dict) -> Grammar:
         grammar = session.get("grammar", {})
-        return cls(grammar.get("views", {}), grammar.get("single_value", []), grammar.get("shown_undone", []))
+        return cls(
+            grammar.get("views", {}),
+            grammar.get("single_value", []),
+            grammar.get("shown_undone", []),
+            grammar.get("keyed_value", []),
+        )
 
     def opens_view(self, path: list[Node], command: str) -> bool:
         here = path[-1].line
@@ -133,7 +140,8 @@ def type_line(config: Config, grammar: Grammar, view: tuple[str, ...], command: 
         config.remove(path, shown_off)
         config.add(path, command, shown_off.rank)
     rank = None
-    for prefix in grammar.single_value:
+    keyed = [m.group(0) for m in (re.match(p, command) for p in grammar.keyed_value) if m]
+    for prefix in grammar.single_value + keyed:
         if command.startswith(prefix):
             for old in [c for c in path[-1].children if c.line.startswith(prefix) and c.line != command]:
                 config.remove(path, old)

@@ -114,6 +114,31 @@ class Device:
         timer = loop.call_later(seconds, self.revert)
         self.pending = Pending(before, loop.time() + seconds, timer, owner)
 
+    def password_of(self, username: str) -> str | None:
+        """The account's password as the running config sets it (the session file's
+        `accounts`: the view that holds it and the line), or None when it sets none."""
+        accounts = self.session.get("accounts")
+        if not accounts:
+            return None
+        for view in self.running.root.children:
+            opened = re.fullmatch(accounts["view"], view.line)
+            if not opened:
+                continue
+            for line in view.children:
+                found = re.fullmatch(accounts["password"], line.line)
+                user = found and (found.groupdict().get("user") or opened.groupdict().get("user"))
+                if found and user == username:
+                    return found.group("password")
+        return None
+
+    def accepts(self, username: str, password: str) -> bool:
+        """A login: an account the running config holds by its password there, as the device
+        checks it; else the replay's own account."""
+        held = self.password_of(username)
+        if held is not None:
+            return password == held
+        return username == self.username and password == self.password
+
     def confirm(self) -> None:
         if self.pending is not None:
             self.pending.timer.cancel()
@@ -361,7 +386,7 @@ class Server(asyncssh.SSHServer):
         return True
 
     def validate_password(self, username: str, password: str) -> bool:
-        return username == self.device.username and password == self.device.password
+        return self.device.accepts(username, password)
 
 
 async def serve(devices: dict[tuple[str, int], Device], host_key=None):

@@ -22,9 +22,15 @@ VRP, COMWARE = "anhui-r1", "hefei-r1"
 
 
 class Replay(Servers):
-    def target(self, device: Device, password: str = "replay", name: str | None = None) -> Target:
+    def target(
+        self, device: Device, password: str | None = None, name: str | None = None, username: str = "netadmin"
+    ) -> Target:
+        """jinbao's view of the device: by default it logs in with the password the device's
+        config sets for the account (the vault's, as the config was rendered from it)."""
         port = self.add(device)
-        return Target(name or device.hostname, device.platform, "127.0.0.1", "netadmin", password, {"port": port})
+        if password is None:
+            password = device.password_of(username) or device.password
+        return Target(name or device.hostname, device.platform, "127.0.0.1", username, password, {"port": port})
 
 
 @pytest.fixture(scope="module")
