@@ -98,3 +98,29 @@ def _when(value, account: str) -> datetime:
     except ValueError as exc:
         raise JinbaoError(Problem(RECORD, "", f"accounts.{account}.when", f"is not ISO 8601: {value}")) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PasswordAge:
+    account: str
+    group: str
+    last_rotated: str  # ISO 8601, "" never recorded
+    age_days: int | None
+    max_age_days: int
+
+    @property
+    def stale(self) -> bool:
+        return self.age_days is None or self.age_days > self.max_age_days
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "stale": self.stale}
+
+
+def ages(accounts: dict[str, str], record: dict[str, Rotation], max_age_days: int, now: datetime) -> list[PasswordAge]:
+    """Each account (name → group) with its age in whole days at `now`."""
+    found = []
+    for account, group in sorted(accounts.items()):
+        last = record.get(account)
+        age = None if last is None else (now - last.when).days
+        found.append(PasswordAge(account, group, last.when.isoformat() if last else "", age, max_age_days))
+    return found

@@ -7,42 +7,15 @@ recorded is as old as can be. Reading the vault needs its password (network.rend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from network.passwords import Rotation, load_record
+from network.passwords import PasswordAge, ages, load_record
 from network.render.secrets import VAULT, password_file
 
 GROUPS = {"db": "vault_jinbao_db_passwords", "devices": "vault_jinbao_user_passwords"}
-
-
-@dataclass(frozen=True)
-class PasswordAge:
-    account: str
-    group: str
-    last_rotated: str  # ISO 8601, "" never recorded
-    age_days: int | None
-    max_age_days: int
-
-    @property
-    def stale(self) -> bool:
-        return self.age_days is None or self.age_days > self.max_age_days
-
-    def as_dict(self) -> dict:
-        return {**self.__dict__, "stale": self.stale}
-
-
-def ages(accounts: dict[str, str], record: dict[str, Rotation], max_age_days: int, now: datetime) -> list[PasswordAge]:
-    """Each account (name → group) with its age in whole days at `now`."""
-    found = []
-    for account, group in sorted(accounts.items()):
-        last = record.get(account)
-        age = None if last is None else (now - last.when).days
-        found.append(PasswordAge(account, group, last.when.isoformat() if last else "", age, max_age_days))
-    return found
 
 
 def vault_accounts(env: Path, explicit_password_file: Path | None = None) -> dict[str, str]:

@@ -33,9 +33,8 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 try:
-    from network.audit.passwords import ages
     from network.errors import JinbaoError
-    from network.passwords import load_record
+    from network.passwords import ages, load_record
 except ImportError as exc:  # pragma: no cover - reported when the lookup runs
     IMPORT_ERROR: ImportError | None = exc
 else:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from network.audit.passwords import ages
 from network.errors import JinbaoError
-from network.passwords import generate, load_record, violations
+from network.passwords import ages, generate, load_record, violations
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
