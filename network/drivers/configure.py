@@ -216,9 +216,11 @@ class ConfigSession:
                 )
         self._pending, self.revert_deadline, self._checkpoint = None, None, None
 
-    def rollback(self) -> None:
+    def rollback(self, secret_lines: list[str] | None = None) -> None:
         """Back to the config before the last commit: the device's abort where it has one,
-        else the inverse remediation; then the running config must equal the checkpoint."""
+        else the inverse remediation; then the running config must equal the checkpoint.
+        The comparison is scrubbed, so a changed secret is undone only by `secret_lines`
+        (the lines that set the old one, typed after the inverse) and checked by its caller."""
         if self._checkpoint is None:
             raise CommitError(f"{self.hostname}: nothing to roll back to")
         pending, self._pending, self.revert_deadline = self._pending, None, None
@@ -226,7 +228,8 @@ class ConfigSession:
             self._configure([pending["abort"]])
         else:
             inverse = remediation(self.platform_name, self._running(), self._checkpoint, self._checkpoint)
-            self._configure(inverse + ([pending["confirm"]] if pending else self._plain_commit()))
+            typed = inverse + list(secret_lines or [])
+            self._configure(typed + ([pending["confirm"]] if pending else self._plain_commit()))
         left = remediation(self.platform_name, self._running(), self._checkpoint, self._checkpoint)
         if left:
             raise CommitError(f"{self.hostname}: rolled back, but still differs from before:\n" + "\n".join(left))
