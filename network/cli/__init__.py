@@ -38,7 +38,7 @@ zones_app.command("validate")(zones.zones_validate)
 zones_app.command("render")(zones.zones_render)
 zones_app.command("stale")(zones.zones_stale)
 show_app.command("site")(show.show_site)
-for command in (show.diagram, intent.generate, devices.backup, devices.push, devices.audit):
+for command in (show.diagram, intent.generate, devices.backup, devices.push, devices.audit, devices.rotate_passwords):
     app.command()(command)
 lab_app.command("up")(lab.lab_up)
 lab_app.command("images")(lab.lab_images)

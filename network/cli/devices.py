@@ -22,6 +22,10 @@ from network.cli.console import DEVICE_FAILED, EnvArg, JsonOpt, LimitOpt, VaultO
 
 STATUS_COLOURS = {
     "unchanged": "green",
+    "planned": "yellow",
+    "rotated": "green",
+    "not-held": "white",
+    "restored": "red",
     "pending": "yellow",
     "committed": "green",
     "rolled-back": "red",
@@ -227,3 +231,54 @@ def _print_rules(hostname: str, results) -> None:
         if rule.failed:
             console.err.print(f"[red]✗ {hostname}[/] {rule.rule} ({escape(rule.title)}):")
             _print_lines(rule.evidence)
+
+
+def rotate_passwords(
+    env: EnvArg,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="A device account to rotate (repeatable); default: those due by rotations.yml."),
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Rotate; without it, show what would be typed.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before rotating.")] = False,
+    confirm_in: Annotated[int, typer.Option(help="Seconds a device waits for confirmation, then reverts.")] = 90,
+    vault_password_file: VaultOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rotate the routers' local account passwords: typed under commit-confirm, checked by a login, then the vault.
+
+    Every device of the environment (the vault holds one password per account for all); a
+    device that fails puts the others back. Exit 0 done (or shown), 3 a device failed."""
+    from network import rotate
+
+    with console.errors(as_json):
+        run, *_ = rotate.plan(env, accounts, vault_password_file)
+        if apply and run.accounts:
+            _print_rotation(run, as_json=False)
+            if not yes and (as_json or not sys.stdin.isatty()):
+                console.err.print("[red]refusing to rotate without --yes (no terminal to ask on)[/]")
+                raise typer.Exit(DEVICE_FAILED)
+            planned = sum(d.status == "planned" for d in run.devices)
+            if not yes and not typer.confirm(f"Rotate {', '.join(run.accounts)} on {planned} device(s)?"):
+                raise typer.Exit(DEVICE_FAILED)
+            run = rotate.apply(env, run.accounts, vault_password_file, confirm_in=confirm_in)
+    _print_rotation(run, as_json)
+    if not run.ok:
+        raise typer.Exit(DEVICE_FAILED)
+
+
+def _print_rotation(run, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(run.as_dict()))
+        return
+    if not run.accounts:
+        console.print("no device account is due (rotations.yml); name one with --account")
+        return
+    table = Table("device", "status", "safety net", "lines (secrets shown as <secret>)", "error")
+    for d in run.as_dict()["devices"]:
+        status = f"[{STATUS_COLOURS.get(d['status'], 'red')}]{d['status']}[/]"
+        table.add_row(d["hostname"], status, escape(d["safety_net"]), escape("\n".join(d["lines"])), escape(d["error"]))
+    console.print_table(table)
+    if run.applied:
+        written = "written" if run.vault_written else "untouched"
+        console.print(f"accounts {', '.join(run.accounts)}: vault {written}")
