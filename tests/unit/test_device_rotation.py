@@ -7,6 +7,9 @@ every device with its old passwords and the vault as it was."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import yaml
 from test_vendor_push import COMWARE, CONFIRMING, DEVICES, SAFETY_NET, V8, inventory, replayed, wait_for
@@ -146,3 +149,28 @@ def test_the_command_asks_and_refuses_without_a_terminal(replay, tmp_path, monke
     refused = CliRunner().invoke(app, ["rotate-passwords", str(env), "--account", "auditor", "--apply"])
     assert refused.exit_code == 3 and "refusing to rotate without --yes" in refused.output
     assert (env / "group_vars/all/vault.yml").read_bytes() == vault and logs_in(device, OLD)
+
+
+def test_an_encrypted_vault_gets_the_new_entries_only_and_stays_encrypted(tmp_path):
+    lab = Path(__file__).resolve().parents[2] / "inventories" / "lab"
+    env = tmp_path / "env"
+    (env / "group_vars" / "all").mkdir(parents=True)
+    shutil.copy(lab / ".vault-password", env / ".vault-password")
+    shutil.copy(lab / "group_vars" / "all" / "vault.yml", env / "group_vars" / "all" / "vault.yml")
+    before = _plain(env)
+    rotate.write_vault(env, {"auditor": "Rotated-Audit-2x"})
+    raw = (env / "group_vars" / "all" / "vault.yml").read_bytes()
+    assert raw.startswith(b"$ANSIBLE_VAULT") and b"Rotated" not in raw
+    after = _plain(env)
+    users = rotate.VAULT_KEY
+    assert after.pop(users) == before.pop(users) | {"auditor": "Rotated-Audit-2x"}
+    assert after == before
+
+
+def _plain(env: Path) -> dict:
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret = VaultSecret((env / ".vault-password").read_bytes().strip())
+    raw = (env / "group_vars" / "all" / "vault.yml").read_bytes()
+    return yaml.safe_load(VaultLib([(DEFAULT_VAULT_ID_MATCH, secret)]).decrypt(raw))
