@@ -24,6 +24,7 @@ from pathlib import Path
 from network import envstate
 from network.dr import load as clerk
 from network.dr import measure
+from network.dr.identity import clerk_certificate
 from network.dr.load import Load, Nodes
 from network.dr.plan import DrillPlan
 from network.errors import JinbaoError, LabError
@@ -99,6 +100,7 @@ class Drill:
     writes: int = 600
     seconds: float = 240.0
     runner: object = run_playbook
+    identity: object = clerk_certificate  # (env, holder) -> the clerk's (key, certificate)
     root: Path | None = None  # where build/dr/ is (the repository)
     say: object = print
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -133,7 +135,8 @@ class Drill:
 
     def _start(self, load: Load) -> threading.Thread:
         try:
-            command = clerk.prepare(self.nodes, load)
+            identity = self.identity(self.env, f"clerk.{self.plan.township}")
+            command = clerk.prepare(self.nodes, load, identity)
         except LookupError as exc:
             raise DrillError(f"{self.plan.clerk}: {exc}") from None
         thread = threading.Thread(target=self.nodes.exec, args=(self.plan.clerk, command), daemon=True)

@@ -55,6 +55,14 @@ class Load:
     def cafile(self) -> str:
         return f"{self.directory}/web-ca.pem"
 
+    @property
+    def certfile(self) -> str:  # the clerk's client certificate (network/dr/identity.py)
+        return f"{self.directory}/clerk.crt"
+
+    @property
+    def keyfile(self) -> str:
+        return f"{self.directory}/clerk.key"
+
 
 def trust(nodes: Nodes, plan: DrillPlan) -> bytes:
     """The web hosts' certificates (business and DR site) and the CA that issued them, which the
@@ -68,10 +76,13 @@ def trust(nodes: Nodes, plan: DrillPlan) -> bytes:
     return "".join(pems).encode()
 
 
-def prepare(nodes: Nodes, load: Load) -> list[str]:
-    """Put the load on the clerk; the command that runs it. Raises LookupError when it cannot run."""
+def prepare(nodes: Nodes, load: Load, identity: tuple[bytes, bytes]) -> list[str]:
+    """Put the load and the clerk's (key, certificate) on the clerk; the command that runs it.
+    Raises LookupError when it cannot run."""
     plan = load.plan
-    nodes.exec(plan.clerk, ["mkdir", "-p", load.directory])
+    nodes.exec(plan.clerk, ["mkdir", "-p", "-m", "0700", load.directory])
+    nodes.put(plan.clerk, load.keyfile, identity[0], 0o600)
+    nodes.put(plan.clerk, load.certfile, identity[1])
     certificates = trust(nodes, load.plan)
     if not certificates:
         raise LookupError(f"no web host of {', '.join(plan.web_hosts)} gives its certificate ({WEB_CERTIFICATE})")
@@ -91,6 +102,8 @@ def _config(load: Load) -> dict:
         "servers": list(plan.name_servers),
         "source": plan.clerk_source,
         "cafile": load.cafile,
+        "certfile": load.certfile,
+        "keyfile": load.keyfile,
         "prefix": load.prefix,
         "first": random.randrange(10**8),  # a fresh block of resident IDs: none enrolled yet
         "township": plan.township,
@@ -108,7 +121,8 @@ def _shell(nodes: Nodes, load: Load) -> list[str]:
     nodes.put(plan.clerk, f"{load.directory}/ids", ids.encode())
     nodes.put(plan.clerk, f"{load.directory}/loadgen.sh", (HERE / "loadgen.sh").read_bytes(), 0o755)
     interval = f"{load.seconds / max(load.writes, 1):.3f}"
-    args = [plan.web_name, plan.clerk_source, load.cafile, f"{load.directory}/ids", plan.township]
+    args = [plan.web_name, plan.clerk_source, load.cafile, load.certfile, load.keyfile, f"{load.directory}/ids"]
+    args += [plan.township]
     args += [str(int(load.seconds)), interval, str(int(TIMEOUT_S)), load.log, *plan.name_servers]
     return ["sh", "-c", f"{shlex.quote(load.directory)}/loadgen.sh {shlex.join(args)}"]
 

@@ -5,6 +5,7 @@ Argument: one JSON object
   servers    ["a.b.c.d", ...]       the name servers to ask, in order (the DC's, then the DR's)
   source     "a.b.c.d"              the township's LAN address: every packet leaves from it
   cafile     path                   the web tier's certificates: the chain and the name are checked
+  certfile, keyfile                 the clerk's client certificate and key (writes need the clerk role)
   prefix     "drill-...-"           request ids are <prefix><n>; resident IDs from `first` on
   first, township                   the enrolled persons' resident ID serials and township
   writes, seconds, timeout          at most `writes` request ids, `seconds` in all, per attempt
@@ -126,6 +127,7 @@ def finished(cfg, started, sent, pending):
 def main():
     cfg = json.loads(sys.argv[1])
     context = ssl.create_default_context(cafile=cfg["cafile"])
+    context.load_cert_chain(cfg["certfile"], cfg["keyfile"])
     interval = cfg["seconds"] / max(cfg["writes"], 1)
     started, sent, pending = time.time(), 0, None
     with open(cfg["log"], "a", buffering=1) as log:

@@ -2,9 +2,11 @@
 # The clerk's write load where the township router has no python3 (network/dr/loadgen.py is the
 # one normally run; this does the same with curl and dig, one write per line of the ids file:
 # "<request id> <resident ID>", retried with the same request id until acknowledged).
-# Arguments: name source cafile ids township seconds interval timeout log stop server...
-name=$1 source=$2 cafile=$3 ids=$4 township=$5 seconds=$6 interval=$7 timeout=$8 log=$9
+# Arguments: name source cafile certfile keyfile ids township seconds interval timeout log server...
+name=$1 source=$2 cafile=$3 certfile=$4 keyfile=$5 ids=$6 township=$7 seconds=$8 interval=$9
 shift 9
+timeout=$1 log=$2
+shift 2
 end=$(($(date +%s) + ${seconds%.*}))
 resolve() {
     for server in "$@"; do
@@ -22,7 +24,7 @@ while read -r id number; do
         if [ -n "$address" ]; then
             body="{\"request_id\":\"$id\",\"id_number\":\"$number\",\"name\":\"drill\",\"township\":\"$township\"}"
             status=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$timeout" --interface "$source" \
-                --cacert "$cafile" --resolve "$name:443:$address" -H 'Content-Type: application/json' \
+                --cacert "$cafile" --cert "$certfile" --key "$keyfile" --resolve "$name:443:$address" -H 'Content-Type: application/json' \
                 -H "X-Request-Id: $id" --data "$body" "https://$name/api/v1/enrollments")
             [ "$status" = 000 ] && status=curl
         fi

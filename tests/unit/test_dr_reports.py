@@ -207,6 +207,7 @@ def run_failover(tmp_path: Path, found_ids: int, asynchronous: bool = False) -> 
     prefix = f"{drill.name}-"
     lab = FakeLab(attempts_log(prefix), "\n".join(f"{prefix}{n:05d}" for n in range(1, found_ids + 1)))
     drill.nodes, drill.runner = lab, lab.playbook
+    drill.identity = lambda env, holder: (b"clerk key", f"certificate of {holder}".encode())
     return drill.run(), lab
 
 
