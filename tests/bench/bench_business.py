@@ -25,17 +25,18 @@ sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / "tests" / "bench")]
 
 from bench_lab import timed  # noqa: E402
 from conftest import Lab  # noqa: E402  (the lab tests' own view of the lab)
-from test_business import CA_ON_CLERK, Clerk, resident_id  # noqa: E402
+from test_business import CA_ON_CLERK, CERT_ON_CLERK, KEY_ON_CLERK, Clerk, resident_id  # noqa: E402
 
 # Runs on the clerk's router: `clients` threads enroll new persons until `writes` are
 # acknowledged or `seconds` have passed; prints acknowledged, failed and elapsed as JSON.
 LOAD = r"""
 import http.client, json, ssl, sys, threading, time, uuid
-address, source, zone, cafile, writes, seconds, clients, first = sys.argv[1:9]
+address, source, zone, cafile, certfile, keyfile, writes, seconds, clients, first = sys.argv[1:11]
 writes, seconds, clients, first = int(writes), float(seconds), int(clients), int(first)
 ids = [l.strip() for l in sys.stdin if l.strip()]
 ctx = ssl.create_default_context(cafile=cafile)
 ctx.check_hostname = False  # the address is asked, not the name: the chain is still verified
+ctx.load_cert_chain(certfile, keyfile)  # the clerk's: a write needs it
 lock, done, failed, nxt, why = threading.Lock(), [0], [0], [0], {}
 start = time.monotonic()
 def worker():
@@ -67,7 +68,8 @@ def load(lab: Lab, writes: int, seconds: float, clients: int) -> dict:
     clerk = Clerk(lab)
     first = random.randrange(10**8)  # a fresh block of resident IDs: none enrolled yet
     ids = "\n".join(resident_id(first + i) for i in range(writes))
-    argv = [clerk.web, clerk.source, clerk.zone, CA_ON_CLERK, str(writes), str(seconds), str(clients), str(first)]
+    argv = [clerk.web, clerk.source, clerk.zone, CA_ON_CLERK, CERT_ON_CLERK, KEY_ON_CLERK]
+    argv += [str(writes), str(seconds), str(clients), str(first)]
     command = f"printf %s {shlex.quote(ids)} | python3 -c {shlex.quote(LOAD)} {shlex.join(argv)}"
     out = clerk.host.check_output(command)
     return json.loads(out.splitlines()[-1])

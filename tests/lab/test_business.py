@@ -24,6 +24,8 @@ import yaml
 CLERK_SITE = "choucheng"
 DC = "zj-dc"
 CA_ON_CLERK = "/tmp/jinbao-web.crt"
+# the clerk's client certificate (network/dr/identity.py): the web tier refuses writes without it
+KEY_ON_CLERK, CERT_ON_CLERK = "/tmp/jinbao-clerk.key", "/tmp/jinbao-clerk.crt"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,9 +61,11 @@ def _address(lab, hostname: str) -> str:
 
 class Clerk:
     """A township's clerk: HTTPS to web.<zone> from the township's LAN address, the web tier's
-    certificate checked (the CA of #17 replaces it)."""
+    certificate checked, with the clerk's client certificate from the CA (a write needs it)."""
 
     def __init__(self, lab):
+        from network.dr.identity import clerk_certificate
+
         self.router = lab.router_of(CLERK_SITE)
         self.host = lab.host(self.router.name)
         self.source = lab.lan_address(self.router)
@@ -69,12 +73,20 @@ class Clerk:
         self.web = _address(lab, _host_named(lab, "web"))
         cert = lab.host(_host_named(lab, "web")).file("/etc/jinbao/tls/web.crt").content_string
         self.host.run(f"printf %s {shlex.quote(cert)} > {CA_ON_CLERK}")
+        key, mine = clerk_certificate(lab.env, f"clerk.{CLERK_SITE}")
+        self.host.run_test(f"umask 077 && printf %s {shlex.quote(key.decode())} > {KEY_ON_CLERK}")
+        self.host.run_test(f"printf %s {shlex.quote(mine.decode())} > {CERT_ON_CLERK}")
 
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict, dict | str]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, certificate: bool = True
+    ) -> tuple[int, dict, dict | str]:
+        """`certificate` False: as someone at the township without the clerk's certificate."""
         command = [
             "curl", "-sS", "-i", "--max-time", "20", "--interface", self.source, "--cacert", CA_ON_CLERK,
             "--resolve", f"web.{self.zone}:443:{self.web}", "-X", method,
         ]  # fmt: skip
+        if certificate:
+            command += ["--cert", CERT_ON_CLERK, "--key", KEY_ON_CLERK]
         if body is not None:
             command += ["-H", "Content-Type: application/json", "--data", json.dumps(body, ensure_ascii=False)]
         result = self.host.run(shlex.join([*command, f"https://web.{self.zone}{path}"]))
@@ -112,6 +124,18 @@ def test_a_clerk_at_a_township_enrolls_contributes_and_reads_back(clerk, person)
     assert json.dumps(found, ensure_ascii=False).count(person["name"]) >= 1
     years = [(c["year"], c["grade"], float(c["amount"])) for c in found["contributions"]]
     assert years == [(2026, 3, 1500.0)]
+
+
+def test_a_write_without_the_clerks_certificate_is_refused_and_writes_nothing(clerk):
+    """Someone at the township's LAN without the clerk's certificate: the web tier refuses the
+    write (403, the role named) before the application; reads stay open (citizens')."""
+    stranger = {"id_number": resident_id(int(time.time()) % 100_000 + 100_000), "name": "王五", "township": CLERK_SITE}
+    status, _, said = clerk.request(
+        "POST", "/api/v1/enrollments", {"request_id": str(uuid.uuid4()), **stranger}, certificate=False
+    )
+    assert status == 403 and "clerk" in said["error"], said
+    status, _, found = clerk.request("GET", f"/api/v1/persons/{stranger['id_number']}", certificate=False)
+    assert status == 404, found  # read without a certificate: answered, and nothing was enrolled
 
 
 def test_a_write_sent_twice_is_written_once(clerk, person):

@@ -277,7 +277,7 @@ def test_in_sync_mode_a_lost_dr_site_stalls_writes_until_degraded_to_async_which
     """The decision for a lost DR site in sync mode (docs/dr.md): the DC's commits wait for the
     standby, so a clerk's write does not come back; the guarded replication-mode.yml degrades
     the pair to async (refused while the standby streams), writes flow, and it is recorded."""
-    from test_business import CA_ON_CLERK, Clerk, resident_id
+    from test_business import CA_ON_CLERK, CERT_ON_CLERK, KEY_ON_CLERK, Clerk, resident_id
 
     lab = normal
     clerk = Clerk(lab)
@@ -289,7 +289,8 @@ def test_in_sync_mode_a_lost_dr_site_stalls_writes_until_degraded_to_async_which
              "name": "李四", "township": "choucheng"}, ensure_ascii=False)  # fmt: skip
         return clerk.host.run(
             f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time {timeout} --interface {clerk.source} "
-            f"--cacert {CA_ON_CLERK} --resolve web.{clerk.zone}:443:{clerk.web} -H 'Content-Type: application/json' "
+            f"--cacert {CA_ON_CLERK} --cert {CERT_ON_CLERK} --key {KEY_ON_CLERK} "
+            f"--resolve web.{clerk.zone}:443:{clerk.web} -H 'Content-Type: application/json' "
             f"--data '{body}' https://web.{clerk.zone}/api/v1/enrollments"
         ).stdout.strip()
 
