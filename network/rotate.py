@@ -54,7 +54,9 @@ class DeviceRotation:
     status: str  # planned, rotated, rolled-back, failed, restored, not-held
     safety_net: str = ""
     lines: list[str] = field(default_factory=list, repr=False)  # as typed, secrets included: never shown
-    error: str = ""
+    back: list[str] = field(default_factory=list, repr=False)  # the lines that set the old passwords again
+    accounts: list[str] = field(default_factory=list)  # whose passwords this device's lines set
+    error: str = ""  # secrets replaced by <secret> (hide)
 
     def as_dict(self) -> dict:
         shown = scrub(self.platform, "\n".join(self.lines)).splitlines() if self.lines else []
@@ -75,11 +77,13 @@ class Run:
     devices: list[DeviceRotation]
     applied: bool
     vault_written: bool = False
+    problem: str = ""  # what is left to do by hand, when the devices and the vault may disagree
 
     @property
     def ok(self) -> bool:
         done = {"planned", "not-held"} if not self.applied else {"rotated", "not-held"}
-        return all(d.status in done for d in self.devices) and (self.vault_written or not self.applied)
+        rotated = self.vault_written or not self.applied
+        return all(d.status in done for d in self.devices) and rotated and not self.problem
 
     def as_dict(self) -> dict:
         return {
@@ -88,8 +92,19 @@ class Run:
             "applied": self.applied,
             "vault_written": self.vault_written,
             "ok": self.ok,
+            "problem": self.problem,
             "devices": [d.as_dict() for d in self.devices],
         }
+
+
+def hide(text: str, platform_name: str, *secrets: Secrets) -> str:
+    """`text` with every password of `secrets` and every secret the platform's scrub rules
+    know replaced by <secret>: errors quote the lines a device refused."""
+    for held in secrets:
+        for password in sorted(set(held.user_passwords.values()), key=len, reverse=True):
+            if password:
+                text = text.replace(password, "<secret>")
+    return scrub(platform_name, text).rstrip("\n") if text else ""
 
 
 def secret_lines(platform_name: str, before: str, after: str) -> list[str]:
@@ -158,11 +173,16 @@ def plan(
     after = Renderer(network, selected.allocations, rotated).render_hosts(hostnames)
     devices = []
     for target in selected.targets:
-        lines = secret_lines(target.platform, before[target.hostname], after[target.hostname]) if chosen else []
+        was, will = before[target.hostname], after[target.hostname]
+        lines = secret_lines(target.platform, was, will) if chosen else []
         if target.optional_args.get("key_file") or not lines:
             devices.append(DeviceRotation(target.hostname, target.platform, "not-held"))
             continue
-        devices.append(DeviceRotation(target.hostname, target.platform, "planned", lines=lines))
+        back = secret_lines(target.platform, will, was)
+        sets = [a for a in chosen if any(new[a] in line for line in lines)]
+        devices.append(
+            DeviceRotation(target.hostname, target.platform, "planned", lines=lines, back=back, accounts=sets)
+        )
     return Run(network.name, chosen, devices, applied=False), old, rotated, selected.targets
 
 
@@ -192,36 +212,49 @@ def apply(
                 "nothing to rotate, the vault is left as it is",
             )
         )  # fmt: skip
+    passwords = {a: rotated.user_passwords[a] for a in run.accounts}
+    staged = stage_vault(env, passwords, vault_password_file)  # checked before any device changes
     run.applied = True
     by_name = {t.hostname: t for t in targets}
     done: list[DeviceRotation] = []
     for device in run.devices:
         if device.status == "not-held":
             continue
-        rotate_device(by_name[device.hostname], device, old, rotated, run.accounts, confirm_in, timeout)
+        rotate_device(by_name[device.hostname], device, old, rotated, confirm_in, timeout)
+        device.error = hide(device.error, device.platform, old, rotated)
         if device.status != "rotated":
             for earlier in reversed(done):  # back to the passwords the vault holds
-                back = _swap(earlier, old, rotated)
-                restore = DeviceRotation(earlier.hostname, earlier.platform, "planned", lines=back)
-                rotate_device(by_name[earlier.hostname], restore, rotated, old, run.accounts, confirm_in, timeout)
+                restore = replace(earlier, status="planned", lines=earlier.back, back=earlier.lines, error="")
+                rotate_device(by_name[earlier.hostname], restore, rotated, old, confirm_in, timeout)
                 earlier.status = "restored" if restore.status == "rotated" else "failed"
-                earlier.error = "" if restore.status == "rotated" else f"restoring the old passwords: {restore.error}"
+                why = hide(restore.error, earlier.platform, old, rotated)
+                earlier.error = "" if restore.status == "rotated" else f"restoring the old passwords: {why}"
+            if any(d.status == "failed" for d in run.devices):
+                run.problem = _keep(env, staged, "a device may hold the new passwords")
             return run
         done.append(device)
-    if run.accounts:
-        write_vault(env, {a: rotated.user_passwords[a] for a in run.accounts}, vault_password_file)
+    try:
+        _replace(Path(env) / VAULT, staged)
+    except OSError as exc:
+        run.problem = _keep(env, staged, f"writing {VAULT} failed ({exc}); every device holds the new passwords")
+        return run
+    run.vault_written = True
+    try:
         record(env, run.accounts)
-        run.vault_written = True
+    except (OSError, ValueError) as exc:
+        run.problem = f"{VAULT} holds the new passwords, but {RECORD} could not be written ({exc}): record them by hand"
     return run
 
 
-def _swap(device: DeviceRotation, old: Secrets, rotated: Secrets) -> list[str]:
-    """The device's lines with the new secrets put back to the old ones."""
-    text = "\n".join(device.lines)
-    for account, password in rotated.user_passwords.items():
-        if old.user_passwords.get(account) != password:
-            text = text.replace(password, old.user_passwords[account])
-    return text.splitlines()
+def _keep(env: Path, staged: bytes, why: str) -> str:
+    """The staged vault (new passwords; encrypted as the vault is) kept in a private file, and what to do."""
+    fd, path = tempfile.mkstemp(prefix=".vault-", suffix=".staged", dir=Path(env))  # 0600, not in group_vars
+    with os.fdopen(fd, "wb") as out:
+        out.write(staged)
+    return (
+        f"{why}: the vault with the new passwords is kept in {path} (as {VAULT} is: encrypted or not). "
+        f"Check which password each device takes, then copy that file over {VAULT} or rotate again"
+    )
 
 
 def rotate_device(
@@ -229,11 +262,12 @@ def rotate_device(
     device: DeviceRotation,
     old: Secrets,
     new: Secrets,
-    accounts: list[str],
     confirm_in: int,
     timeout: int,
 ) -> None:
-    """One device: type, check the logins from a second session, confirm or roll back."""
+    """One device: type, check the logins of the accounts its lines set from a second session
+    while the change is pending, confirm or roll back."""
+    accounts = device.accounts
     admin = replace(target, password=old.user_passwords.get(target.username, target.password))
     try:
         session = open_driver(admin, timeout)
@@ -267,8 +301,7 @@ def rotate_device(
 def _roll_back(target, session, device, old, new, accounts, timeout) -> str:
     """After a change that did not prove itself: the device's abort where it has one, else the
     old lines typed again; then the old passwords must log in (a scrubbed config cannot tell)."""
-    back = _swap(device, old, new)
-    step = lambda: session.rollback(secret_lines=back)  # noqa: E731
+    step = lambda: session.rollback(secret_lines=device.back)  # noqa: E731
     return _undo(step, "rolling back", target, device, old, new, accounts, timeout)
 
 
@@ -279,19 +312,19 @@ def _old_again(target, session, device, old, new, accounts, timeout) -> str:
         return "rolled-back"
 
     def type_back() -> None:
-        session.load_merge_candidate(config="\n".join(_swap(device, old, new)))
+        session.load_merge_candidate(config="\n".join(device.back))
         session.commit_config(message="jinbao rotate-passwords: back")
 
     return _undo(type_back, "typing the old passwords back", target, device, old, new, accounts, timeout)
 
 
 def _undo(step, what, target, device, old, new, accounts, timeout) -> str:
-    """`step`, then the old passwords must log in: "rolled-back", else "failed" and why."""
+    """`step`, then the old passwords must log in: "rolled-back", else "failed" and why (a step
+    that fails may still have left them: a trial that expired by itself)."""
     try:
         step()
     except Exception as exc:
         device.error += f"; {what}: {exc}"
-        return "failed"
     problem = _logins(target, accounts, old, new, timeout, checking_old=True)
     if problem is not None:
         device.error += f"; after {what}: {problem}"
@@ -327,8 +360,13 @@ def _login(target: Target, timeout: int) -> bool | str:
 
 
 def write_vault(env: Path, passwords: dict[str, str], vault_password_file: str | None = None) -> None:
-    """Only these entries of vault_jinbao_user_passwords change (comments, order and every
-    other entry stay); encrypted again when it was; written whole or not at all."""
+    """The vault with these entries changed, written whole or not at all (stage_vault)."""
+    _replace(Path(env) / VAULT, stage_vault(env, passwords, vault_password_file))
+
+
+def stage_vault(env: Path, passwords: dict[str, str], vault_password_file: str | None = None) -> bytes:
+    """The vault's new bytes: only these entries of vault_jinbao_user_passwords change
+    (comments, order and every other entry stay; checked), encrypted again when it was."""
     from ruamel.yaml import YAML
 
     path = Path(env) / VAULT
@@ -357,8 +395,7 @@ def write_vault(env: Path, passwords: dict[str, str], vault_password_file: str |
     before, after = pyyaml.safe_load(raw), pyyaml.safe_load(text)
     if after[VAULT_KEY] != before[VAULT_KEY] | passwords or {**after, VAULT_KEY: None} != {**before, VAULT_KEY: None}:
         raise JinbaoError(Problem(str(VAULT), "", VAULT_KEY, "editing it changed more than the rotated entries"))
-    body = vault.encrypt(text.encode()) if vault is not None else text.encode()
-    _replace(path, body)
+    return vault.encrypt(text.encode()) if vault is not None else text.encode()
 
 
 def record(env: Path, accounts: list[str]) -> None:

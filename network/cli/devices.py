@@ -254,7 +254,8 @@ def rotate_passwords(
     with console.errors(as_json):
         run, *_ = rotate.plan(env, accounts, vault_password_file)
         if apply and run.accounts:
-            _print_rotation(run, as_json=False)
+            if not as_json:
+                _print_rotation(run, as_json=False)
             if not yes and (as_json or not sys.stdin.isatty()):
                 console.err.print("[red]refusing to rotate without --yes (no terminal to ask on)[/]")
                 raise typer.Exit(DEVICE_FAILED)
@@ -272,7 +273,7 @@ def _print_rotation(run, as_json: bool) -> None:
         print(json.dumps(run.as_dict()))
         return
     if not run.accounts:
-        console.print("no device account is due (rotations.yml); name one with --account")
+        console.out.print("no device account is due (rotations.yml); name one with --account")
         return
     table = Table("device", "status", "safety net", "lines (secrets shown as <secret>)", "error")
     for d in run.as_dict()["devices"]:
@@ -281,4 +282,6 @@ def _print_rotation(run, as_json: bool) -> None:
     console.print_table(table)
     if run.applied:
         written = "written" if run.vault_written else "untouched"
-        console.print(f"accounts {', '.join(run.accounts)}: vault {written}")
+        console.out.print(f"accounts {', '.join(run.accounts)}: vault {written}")
+    if run.problem:
+        console.err.print(f"[bold red]left to do[/]: {escape(run.problem)}", soft_wrap=True)

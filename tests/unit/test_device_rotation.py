@@ -7,12 +7,13 @@ every device with its old passwords and the vault as it was."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from test_vendor_push import COMWARE, CONFIRMING, DEVICES, SAFETY_NET, V8, inventory, replayed, wait_for
+from test_vendor_push import COMWARE, CONFIRMING, DEVICES, SAFETY_NET, V5, V8, inventory, replayed, wait_for
 from test_vendor_sessions import CONFIGS, Replay
 from typer.testing import CliRunner
 
@@ -56,16 +57,23 @@ def test_rotation_checks_the_new_logins_before_the_confirm_then_writes_vault_and
 ):
     env = inventory(tmp_path)
     (device,) = devices(replay, monkeypatch, kind)
-    seen = []  # what a second session found while the change was pending
+    seen = []  # each login from a second session, and whether the device's own timer was running
     login = rotate._login
-    monkeypatch.setattr(rotate, "_login", lambda t, timeout: seen.append((t.username, t.password)) or login(t, timeout))
+
+    def second_session(target, timeout):
+        seen.append((target.username, target.password, device.pending is not None))
+        return login(target, timeout)
+
+    monkeypatch.setattr(rotate, "_login", second_session)
     run = rotate.apply(env, ["netadmin", "auditor"], new=NEW)
     assert run.ok and run.vault_written, run.as_dict()
     (result,) = run.devices
     assert result.status == "rotated" and result.safety_net.startswith(SAFETY_NET[kind]), result
     assert logs_in(device, NEW) and refuses(device, OLD)
     assert device.pending is None  # confirmed, not left to its timer
-    assert seen == [(a, p) for a in ("netadmin", "auditor") for p in (NEW[a], OLD[a])]
+    # before the confirm: while the trial or commit delay runs (V5 has no device timer: the checkpoint)
+    timer = kind != V5
+    assert seen == [(a, p, timer) for a in ("netadmin", "auditor") for p in (NEW[a], OLD[a])]
     vault = (env / "group_vars" / "all" / "vault.yml").read_text()
     assert vault.startswith("---\n# Test secrets, in clear")  # comments and the rest kept
     secrets = load_secrets(env)
@@ -112,6 +120,32 @@ def test_a_device_that_refuses_the_lines_puts_the_devices_before_it_back(replay,
     assert logs_in(second, OLD) and refuses(second, NEW)
     assert logs_in(first, OLD) and refuses(first, NEW)
     assert (env / "group_vars/all/vault.yml").read_bytes() == vault
+    # the refusal quotes the line the device refused: its password is never shown
+    said = json.dumps(run.as_dict()) + repr(run)
+    assert "refused" in said and not any(p in said for p in [*OLD.values(), *NEW.values()]), said
+
+
+def test_a_vault_that_cannot_be_written_after_the_devices_keeps_the_new_passwords_and_says_where(
+    replay, tmp_path, monkeypatch
+):
+    env = inventory(tmp_path)
+    (device,) = devices(replay, monkeypatch, V8)
+    vault = (env / "group_vars/all/vault.yml").read_bytes()
+    real = rotate._replace
+
+    def full_disk(path, body):
+        if path.name == "vault.yml":
+            raise OSError(28, "No space left on device")
+        real(path, body)
+
+    monkeypatch.setattr(rotate, "_replace", full_disk)
+    run = rotate.apply(env, ["netadmin"], new=NEW)
+    assert not run.ok and not run.vault_written and logs_in(device, {"netadmin": NEW["netadmin"]})
+    assert "No space left on device" in run.problem and "every device holds the new passwords" in run.problem
+    (staged,) = env.glob(".vault-*.staged")
+    assert str(staged) in run.problem and staged.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(staged.read_text())["vault_jinbao_user_passwords"]["netadmin"] == NEW["netadmin"]
+    assert (env / "group_vars/all/vault.yml").read_bytes() == vault
 
 
 def test_the_plan_shows_secrets_scrubbed_and_refuses_what_is_not_a_device_account(replay, tmp_path, monkeypatch):
@@ -149,6 +183,21 @@ def test_the_command_asks_and_refuses_without_a_terminal(replay, tmp_path, monke
     refused = CliRunner().invoke(app, ["rotate-passwords", str(env), "--account", "auditor", "--apply"])
     assert refused.exit_code == 3 and "refusing to rotate without --yes" in refused.output
     assert (env / "group_vars/all/vault.yml").read_bytes() == vault and logs_in(device, OLD)
+    done = CliRunner().invoke(app, ["rotate-passwords", str(env), "--account", "auditor", "--apply", "--yes"])
+    assert done.exit_code == 0 and "vault written" in done.output, done.output
+    assert not logs_in(device, OLD) and load_secrets(env).password("auditor") != OLD["auditor"]
+    assert load_secrets(env).password("auditor") not in done.output
+
+
+def test_json_output_with_apply_is_one_json_document(replay, tmp_path, monkeypatch):
+    env = inventory(tmp_path)
+    devices(replay, monkeypatch, COMWARE)
+    done = CliRunner().invoke(
+        app, ["rotate-passwords", str(env), "--account", "netadmin", "--apply", "--yes", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["vault_written"] and [d["status"] for d in report["devices"]] == ["rotated"]
 
 
 def test_an_encrypted_vault_gets_the_new_entries_only_and_stays_encrypted(tmp_path):
