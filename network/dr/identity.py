@@ -8,16 +8,14 @@ clerk role), so the drill's load, the lab tests and the business benchmark carry
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from network import envstate
+from network import servers
 
 ROLE = "clerk"
 HOURS = 1  # a drill or a test run; the policy allows up to jinbao_access_certificate_hours
+PLAYBOOK = servers.REPO / "playbooks" / "tls-certificate.yml"
 
 
 class IdentityError(LookupError):
@@ -26,6 +24,12 @@ class IdentityError(LookupError):
 
 def clerk_certificate(env: Path, holder: str, hours: int = HOURS) -> tuple[bytes, bytes]:
     """(key, certificate) in PEM for `holder` with the clerk role, from `env`'s TLS CA."""
+    return client_certificate(env, holder, ROLE, hours)
+
+
+def client_certificate(env: Path, holder: str, role: str, hours: int = HOURS) -> tuple[bytes, bytes]:
+    """(key, certificate) in PEM for `holder` with `role` (an operator's or a clerk's), from
+    `env`'s TLS CA: the key and request made here, the request signed by the playbook."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -33,7 +37,7 @@ def clerk_certificate(env: Path, holder: str, hours: int = HOURS) -> tuple[bytes
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(  # in this order: nginx reads CN=<holder>,OU=<role>
-        [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ROLE), x509.NameAttribute(NameOID.COMMON_NAME, holder)]
+        [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role), x509.NameAttribute(NameOID.COMMON_NAME, holder)]
     )
     request = (
         x509.CertificateSigningRequestBuilder()
@@ -44,23 +48,18 @@ def clerk_certificate(env: Path, holder: str, hours: int = HOURS) -> tuple[bytes
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    with tempfile.TemporaryDirectory(prefix="jinbao-clerk-") as directory:
+    with tempfile.TemporaryDirectory(prefix="jinbao-client-") as directory:
         csr = Path(directory) / f"{holder}.csr"
         csr.write_bytes(request.public_bytes(serialization.Encoding.PEM))
-        bin_dir = Path(sys.executable).parent
-        command = [
-            str(bin_dir / "ansible-playbook"), "-i", str(Path(env).resolve()), "playbooks/tls-certificate.yml",
-            "-e", f"holder={holder}", "-e", f"role={ROLE}", "-e", f"csr={csr}", "-e", f"hours={hours}",
-        ]  # fmt: skip
-        environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
-        done = subprocess.run(
-            command, cwd=envstate.REPO, env=environment, stdin=subprocess.DEVNULL, capture_output=True, text=True
-        )
+        arguments = ["-e", f"holder={holder}", "-e", f"role={role}", "-e", f"csr={csr}", "-e", f"hours={hours}"]
+        try:
+            report = servers.run_json(Path(env).resolve(), PLAYBOOK, arguments, timeout=120)
+        except servers.AnsibleRunFailed as exc:
+            raise IdentityError(f"{PLAYBOOK.name} did not run for {holder}: {exc}") from None
         certificate = csr.with_suffix(".crt")
-        if done.returncode != 0 or not certificate.exists():
-            said = [line for line in done.stdout.splitlines() if "refused" in line or "fatal" in line.lower()]
+        failed = [h.error for h in servers.parse(report).values() if h.error]
+        if failed or not certificate.exists():
             raise IdentityError(
-                f"playbooks/tls-certificate.yml did not issue {holder}'s clerk certificate (exit {done.returncode}): "
-                + ("; ".join(said) or done.stdout.strip()[-500:] or done.stderr.strip()[-500:])
+                f"{PLAYBOOK.name} did not issue {holder}'s {role} certificate: {'; '.join(failed) or 'no certificate'}"
             )
         return key_pem, certificate.read_bytes()
