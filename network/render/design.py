@@ -38,7 +38,7 @@ class RenderIndex:
     landing: dict[str, list[tuple[Site, Any]]] = field(default_factory=dict)  # parent site id -> lines
     _lookups: int = 0
     _areas: dict[str, str] = field(default_factory=dict)
-    _services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    _services: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, network: Network, allocations: Allocations) -> RenderIndex:
@@ -137,6 +137,11 @@ class RenderIndex:
 
     def service_hosts(self, site: Site, service: str) -> tuple[str, ...]:
         """Addresses of the nearest DC hosts providing a service: the site's own DC level first, then up."""
+        return tuple(self.service_peers(site, service))
+
+    def service_peers(self, site: Site, service: str) -> dict[str, str]:
+        """The same hosts, address -> hostname (the name a TLS client checks the host's
+        certificate against, e.g. rsyslog's permitted peer)."""
         for candidate in [site, *self.network.ancestors(site)]:
             key = (candidate.id, service)
             if key not in self._services:
@@ -147,11 +152,12 @@ class RenderIndex:
                         continue
                     for host in child.hosts:
                         if service in host.provides:
-                            found.append(self.allocations.hosts[f"{child.id}/{host.name}"]["address"])
+                            address = self.allocations.hosts[f"{child.id}/{host.name}"]["address"]
+                            found.append((address, self.network.hostname(child, host.name)))
                 self._services[key] = tuple(found)
             if self._services[key]:
-                return self._services[key]
-        return ()
+                return dict(self._services[key])
+        return {}
 
 
 def unplanned(network: Network, site: Site, what: str) -> RenderError:

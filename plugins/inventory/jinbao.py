@@ -303,13 +303,15 @@ def _bastions(network, allocations) -> list[dict]:
 
 def _plane(index, site) -> dict:
     """jinbao_syslog, jinbao_ntp, jinbao_snmp_managers, jinbao_management_network: the same
-    values a router's rendered config carries (RenderIndex.management_plane); jinbao_province,
+    values a router's rendered config carries (RenderIndex.management_plane); jinbao_syslog_peers,
+    each collector's address -> its hostname (the name its TLS certificate carries); jinbao_province,
     whose service names (db, app, web) a node resolves (group_vars' jinbao_service_zone is
     made of it)."""
     plane = index.management_plane(site)
     province = index.network.province_of(site)
     return {
         "jinbao_syslog": plane["syslog"],
+        "jinbao_syslog_peers": index.service_peers(site, "syslog"),
         "jinbao_ntp": plane["ntp"],
         "jinbao_snmp_managers": plane["managers"],
         "jinbao_management_network": plane["network"],

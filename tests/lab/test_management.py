@@ -77,6 +77,37 @@ def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
     assert {f"{r.name}.log" for r in routers} <= set(listing)
 
 
+def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
+    """The collector speaks TLS only, with a certificate the CA issued for its hostname (what
+    every node checks); a line sent in clear to its port is never logged, while a line the
+    node's own rsyslog forwards is, and the clear-text port 514 is closed."""
+    name, address = collector
+    router = _routers_served(lab, plane, "syslog")[0].name
+    node = lab.host(router)
+    shown = node.run(
+        f"openssl s_client -connect {address}:6514 -CAfile /etc/jinbao/tls/jinbao-ca.crt"
+        f" -verify_hostname {name} -verify_return_error -brief </dev/null"
+    )
+    assert shown.rc == 0 and "Verification: OK" in shown.stderr, shown.stderr
+    wrong = node.run(
+        f"openssl s_client -connect {address}:6514 -CAfile /etc/jinbao/tls/jinbao-ca.crt"
+        f" -verify_hostname not-{name} -verify_return_error -brief </dev/null"
+    )
+    assert wrong.rc != 0, f"{name}'s certificate passed for another name: {wrong.stderr}"
+    token = uuid.uuid4().hex[:12]
+    clear = f"'<13>{router} jinbao-lab-test: {token}-clear'"
+    node.run_test(f"echo {clear} | timeout 5 bash -c 'cat > /dev/tcp/{address}/6514'")
+    node.run_test(f"logger -t jinbao-lab-test {token}-tls")
+    found: list[str] = []
+    deadline = time.monotonic() + 30
+    while f"{token}-tls" not in found and time.monotonic() < deadline:
+        found = lab.host(name).run(f"grep -rhoa '{token}-[a-z]*' /var/log/remote/").stdout.split()
+        time.sleep(1)
+    assert f"{token}-tls" in found, f"{router}'s line over TLS did not reach {name}"
+    assert f"{token}-clear" not in found, f"{name} logged a line sent in clear"
+    assert lab.host(name).run("ss -Htln 'sport = :514'").stdout.strip() == "", f"{name} still listens on 514"
+
+
 def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):
     _, address = collector
     routers = _routers_served(lab, plane, "ntp")
@@ -109,7 +140,7 @@ def test_snmp_answers_v3_with_the_vault_keys_and_nothing_else(lab, collector):
     assert manager.run(f"snmpget {wrong} -t 1 -r 0 {router.management} {SYSNAME}").rc != 0
 
 
-def test_routers_comply_with_level3_or_carry_a_reviewed_waiver(lab, plane, tmp_path):
+def test_routers_comply_with_level3_or_carry_a_reviewed_waiver(lab, plane, passwords_current, tmp_path):
     result = _jinbao("audit", str(lab.env), "--no-servers", "--json", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     devices = json.loads(result.stdout)["devices"]
@@ -134,7 +165,7 @@ def _host_rules(report: dict) -> dict[str, dict[str, str]]:
     return {h["hostname"]: {c["rule"]: c["status"] for c in h["compliance"]} for h in report["servers"]}
 
 
-def test_a_breach_is_found_named_and_converged_away(lab, tmp_path):
+def test_a_breach_is_found_named_and_converged_away(lab, passwords_current, tmp_path):
     router, server = lab.host("fotang-r1"), lab.host("zj-dc-app1")
     database, gatekeeper = lab.host("zj-dc-db1"), lab.host("zj-dc-gatekeeper")
     # an operator enables an SNMP community and drops the management ACL on a router, edits

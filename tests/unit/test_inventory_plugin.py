@@ -55,6 +55,10 @@ def test_groups_and_addresses_come_from_the_model(lab: Path) -> None:
     assert hostvars["zj-dc-decl1"]["jinbao_dns"] == []
     assert "jinbao_dns" not in hostvars["zhejiang-r1"]
     assert hostvars["zj-dc-db1"]["jinbao_province"] == "zhejiang"
+    # each collector by the name its TLS certificate carries (rsyslog's permitted peer)
+    for host in ("zhejiang-r1", "zj-dr-db1", "zj-dc-app1"):
+        assert hostvars[host]["jinbao_syslog_peers"] == {dc_ns: "zj-dc-ops1"}
+        assert list(hostvars[host]["jinbao_syslog_peers"]) == hostvars[host]["jinbao_syslog"]
 
 
 def test_graph_shows_the_tiers(lab: Path) -> None:
