@@ -22,7 +22,8 @@ from network.dr.identity import client_certificate
 ON_CLERK = "/tmp/jinbao-tls-test"
 ADMIN = "/api/admin/accounts"
 REFUSED = "needs a client certificate"
-VERIFY = "openssl verify -CAfile /etc/jinbao/tls/jinbao-ca.crt -purpose sslserver"
+CA_FILE = "/etc/jinbao/tls/jinbao-ca.crt"
+VERIFY = f"openssl verify -CAfile {CA_FILE} -purpose sslserver"
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,23 @@ def test_the_middleware_verifies_the_database_by_the_ca(lab, ca, clerk):
     assert status == 200 and json.loads(body)["database"]["primary"] is True
 
 
+@pytest.mark.parametrize("site", [DC, "zj-dr"])
+def test_the_middleware_serves_tls_the_web_tier_verifies_by_the_ca_and_the_service_name(lab, site):
+    """The web tier asks the middleware as app.<zone> over TLS (nginx proxy_ssl_verify): the
+    certificate the CA issued for that name verifies there, not for another name, and the
+    middleware speaks no plain HTTP."""
+    web = lab.host(_host_named(lab, "web", site))
+    app = _host_named(lab, "middleware", site)
+    address, port, name = _address(lab, app), lab.network.policy.app_port, f"app.{_zone_of(lab)}"
+    connect = f"openssl s_client -connect {address}:{port} -CAfile {CA_FILE} -verify_return_error -brief"
+    shown = web.run(f"{connect} -verify_hostname {name} </dev/null")
+    assert shown.rc == 0 and "Verification: OK" in shown.stderr, shown.stderr
+    assert web.run(f"{connect} -verify_hostname web.{_zone_of(lab)} </dev/null").rc != 0
+    plain = web.run(f"curl -sS -m 5 -o /dev/null -w '%{{http_code}}' http://{address}:{port}/health")
+    assert plain.stdout.strip() != "200", f"{app} answered plain HTTP: {plain.stdout} {plain.stderr}"
+    assert "proxy_ssl_verify on;" in web.file("/etc/nginx/nginx.conf").content_string
+
+
 def test_the_admin_path_without_a_certificate_is_refused(clerk):
     status, headers, body = request(clerk, ADMIN)
     assert status == 403 and REFUSED in body and not reached_the_middleware(headers)
@@ -160,6 +178,9 @@ def test_the_issued_certificates_are_recorded(lab):
     for site in (DC, "zj-dr"):
         assert (_host_named(lab, "web", site), "/etc/jinbao/tls/web.crt") in servers
         assert (_host_named(lab, "database", site), "/etc/jinbao/tls/postgresql.crt") in servers
+        assert (_host_named(lab, "middleware", site), "/etc/jinbao/tls/app.crt") in servers
+    assert (_host_named(lab, "ops"), "/etc/jinbao/tls/collector.crt") in servers  # the DC's log collector
+    assert (_host_named(lab, "declaration-web"), "/etc/nginx/tls/declaration.crt") in servers
     clients = [r for r in found if r.get("type") == "tls-client"]
     assert {("zhang.wei", "sysops"), ("li.na", "clerk")} <= {(r["key_id"], r["role"]) for r in clients}
     assert all(r["not_after"].endswith("Z") for r in clients)
