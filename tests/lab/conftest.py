@@ -8,6 +8,7 @@ environment than inventories/lab.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -129,15 +130,20 @@ def lab() -> Lab:
     return lab
 
 
-# one HTTPS request; prints the status code and the body
+# one HTTPS request, the server's certificate verified by the CA file and the address it was
+# asked at; prints the status code and the body
 _REQUEST = (
     "import http.client, ssl, sys\n"
-    "c = http.client.HTTPSConnection(sys.argv[1], 443, context=ssl._create_unverified_context(), timeout=10)\n"
+    "ca = ssl.create_default_context(cafile=sys.argv[5])\n"
+    "c = http.client.HTTPSConnection(sys.argv[1], 443, context=ca, timeout=10)\n"
     "body = sys.argv[4].encode() if sys.argv[2] == 'POST' else None\n"
     "c.request(sys.argv[2], sys.argv[3], body=body, headers={'Content-Type': 'application/xml'} if body else {})\n"
     "r = c.getresponse()\n"
     "print(r.status, r.read().decode())\n"
 )
+
+
+_PROBE_CA = "/tmp/jinbao-lab-ca.crt"
 
 
 class DeclarationSite:
@@ -154,9 +160,15 @@ class DeclarationSite:
         internet = [n.name for n in lab.topology.nodes.values() if n.kind == "probe" and n.site == dc]
         assert internet, f"{dc} has no internet probe outside its DMZ"
         self.client = lab.host(internet[0])
+        # the site's certificate comes from the environment's CA (declaration_waf): the client trusts it alone
+        pem = lab.network.policy.access_tls_ca_certificate
+        assert "BEGIN CERTIFICATE" in pem, "the lab has no TLS CA (group_vars/all/access.yml)"
+        self.client.run_test(f"printf '%s\\n' {shlex.quote(pem.strip())} > {_PROBE_CA}")
 
     def request(self, method: str, path: str, body: str = "") -> tuple[int, str]:
-        out = self.client.check_output(f"python3 -c \"{_REQUEST}\" {self.address} {method} '{path}' '{body}'")
+        out = self.client.check_output(
+            f"python3 -c \"{_REQUEST}\" {self.address} {method} '{path}' '{body}' {_PROBE_CA}"
+        )
         status, _, text = out.partition(" ")
         return int(status), text
 
