@@ -107,20 +107,30 @@ class PasswordAge:
     last_rotated: str  # ISO 8601, "" never recorded
     age_days: int | None
     max_age_days: int
+    held: bool = True  # False: no device or host has this account (nothing to age)
 
     @property
     def stale(self) -> bool:
-        return self.age_days is None or self.age_days > self.max_age_days
+        return self.held and (self.age_days is None or self.age_days > self.max_age_days)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "stale": self.stale}
 
 
-def ages(accounts: dict[str, str], record: dict[str, Rotation], max_age_days: int, now: datetime) -> list[PasswordAge]:
-    """Each account (name → group) with its age in whole days at `now`."""
+def ages(
+    accounts: dict[str, str],
+    record: dict[str, Rotation],
+    max_age_days: int,
+    now: datetime,
+    unheld: frozenset[str] = frozenset(),
+) -> list[PasswordAge]:
+    """Each account (name → group) with its age in whole days at `now`; those `unheld` (no
+    device has them) are listed but never stale."""
     found = []
     for account, group in sorted(accounts.items()):
         last = record.get(account)
         age = None if last is None else (now - last.when).days
-        found.append(PasswordAge(account, group, last.when.isoformat() if last else "", age, max_age_days))
+        found.append(
+            PasswordAge(account, group, last.when.isoformat() if last else "", age, max_age_days, account not in unheld)
+        )
     return found

@@ -21,7 +21,8 @@ from network.audit import passwords as password_ages
 from network.audit import restore
 from network.audit.diff import drift, remediation
 from network.audit.reports import write_reports
-from network.drivers import Target, matches, open_driver
+from network.drivers import Target, by_password, matches, open_driver
+from network.envstate import automation_key
 from network.errors import JinbaoError, Problem
 from network.model import Network
 from network.platforms import scrub
@@ -196,7 +197,9 @@ def run_audit(
         network.name, results, target, policy.waivers, hosts, restore_test=restore_test, drills=drills
     )
     max_age = network.policy.host_hardening.password.max_age_days
-    passwords = password_ages.audit(env, max_age, vault_password_file)
+    key = automation_key(env)
+    held = any(by_password(key, device.platform) for _, device in network.iter_devices())
+    passwords = password_ages.audit(env, max_age, vault_password_file, devices_hold_accounts=held)
     password_ages.add_to_reports(reports, passwords)
     return AuditRun(
         network.name, results, hosts, reports, time.perf_counter() - started, restore_test, drills, passwords

@@ -190,7 +190,7 @@ def _print_passwords(ages) -> None:
     from network.audit import passwords
 
     for age in ages:
-        mark = "[red]✗[/]" if age.stale else "[green]✓[/]"
+        mark = "[red]✗[/]" if age.stale else "[green]✓[/]" if age.held else "-"
         console.out.print(f"{mark} password {escape(passwords.summary(age))}", highlight=False, soft_wrap=True)
 
 

@@ -47,7 +47,7 @@ def targets(
         if limit and not any(matches(hostname, site, pattern) for pattern in limit):
             continue
         address = allocations.devices[f"{site.id}/{device.name}"]["management"]
-        if key is not None and platform(device.platform).get("automation_key"):
+        if not by_password(key, device.platform):
             user = str(network.settings.get("ansible_user", "jinbao"))
             args = {"key_file": str(key.key_file), "known_hosts": str(key.known_hosts)}
             found.append(Target(hostname, device.platform, address, user, "", args))
@@ -62,6 +62,13 @@ def targets(
     if limit and not found and some:
         raise JinbaoError(Problem("sites.yml", "", "--limit", f"matches no device: {', '.join(limit)}"))
     return found
+
+
+def by_password(key, platform_name: str) -> bool:
+    """Whether jinbao logs in to a device of this platform as the admin, by password (its local
+    accounts are then on it); False: by the environment's automation key (`key`:
+    envstate.automation_key, the lab's; FRR)."""
+    return key is None or not platform(platform_name).get("automation_key")
 
 
 def matches(hostname: str, site, pattern: str) -> bool:

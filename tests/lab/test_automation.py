@@ -126,7 +126,7 @@ def test_push_that_cuts_management_is_rolled_back_byte_identical(lab, all_target
     assert "UP" in json.loads(host.check_output("ip -j link show eth0"))[0]["flags"]
 
 
-def test_audit_finds_drift_with_its_diff_and_push_remediates_it(lab, tmp_path):
+def test_audit_finds_drift_with_its_diff_and_push_remediates_it(lab, passwords_current, tmp_path):
     host = lab.host("yiwu-r1")
     host.run_test(
         "vtysh -c 'conf t' -c 'interface eth2' -c 'ip ospf cost 77' -c 'exit' -c 'ip route 10.255.255.0/24 Null0'"

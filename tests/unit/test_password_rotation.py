@@ -84,6 +84,32 @@ def test_a_stale_password_is_in_every_report_and_is_a_finding(tmp_path):
     assert not AuditRun("lab", [], [], paths, 0.0, passwords=found[:1]).findings
 
 
+def test_device_accounts_no_device_holds_are_listed_never_stale_and_skipped(tmp_path):
+    """The lab logs in to its routers by key: the vault's device accounts are on none of them.
+    Their age is moot; the audit says so instead of flagging them (or passing them)."""
+    from network.audit import passwords as audit_passwords
+    from network.audit.reports import write_reports
+    from network.drivers import by_password
+
+    assert by_password(None, "frr") and by_password(None, "huawei_vrp")  # no automation key: by password
+    assert not by_password(object(), "frr") and by_password(object(), "huawei_vrp")
+    vault = "vault_jinbao_user_passwords: {netadmin: x}\nvault_jinbao_db_passwords: {pension_app: y}\n"
+    (tmp_path / "group_vars" / "all").mkdir(parents=True)
+    (tmp_path / "group_vars" / "all" / "vault.yml").write_text(vault)
+    (tmp_path / "rotations.yml").write_text("accounts:\n  netadmin: {group: devices, when: '2026-01-01T00:00:00Z'}\n")
+    held = {a.account: a for a in audit_passwords.audit(tmp_path, 90, now=NOW)}
+    assert held["netadmin"].stale and held["pension_app"].stale  # held, old or never recorded
+    found = {a.account: a for a in audit_passwords.audit(tmp_path, 90, now=NOW, devices_hold_accounts=False)}
+    assert not found["netadmin"].held and not found["netadmin"].stale
+    assert found["pension_app"].held and found["pension_app"].stale  # the database's are still aged
+    assert "held by no device" in audit_passwords.summary(found["netadmin"])
+    paths = write_reports("lab", [], tmp_path / "out")
+    audit_passwords.add_to_reports(paths, list(found.values()))
+    junit = Path(paths["junit"]).read_text()
+    assert '<testcase classname="lab.passwords" name="netadmin"><skipped' in junit
+    assert json.loads(Path(paths["json"]).read_text())["summary"]["passwords_stale"] == 1
+
+
 def test_the_playbook_chooses_the_due_accounts_by_the_audits_rule(tmp_path):
     from ansible.plugins.loader import lookup_loader
 
