@@ -12,7 +12,8 @@ sizes its lines by.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from network.model import Site
 from network.model.capacity import CapacityRule, spread_insured
@@ -21,8 +22,7 @@ from network.model.network import Network, children_of, site_path
 OK, BELOW, NOT_SIZED = "ok", "below need", "not sized"
 
 
-@dataclass(frozen=True)
-class LineLoad:
+class LineLoad(NamedTuple):
     """One uplink: what crosses it, what the rule asks of it, and what it has."""
 
     site: str
@@ -43,11 +43,10 @@ class LineLoad:
         return OK if self.bandwidth_kbps >= self.need_kbps else BELOW
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "status": self.status}
+        return {**self._asdict(), "status": self.status}
 
 
-@dataclass(frozen=True)
-class SiteNeed:
+class SiteNeed(NamedTuple):
     id: str
     path: str
     tier: str
@@ -80,7 +79,7 @@ class CapacityReport:
                 "insured": sum(s.insured for s in self.sites),
                 "need_kbps": sum(s.need_kbps for s in self.sites),
             },
-            "sites": [asdict(s) for s in self.sites],
+            "sites": [s._asdict() for s in self.sites],
             "lines": [line.as_dict() for line in self.lines],
         }
 

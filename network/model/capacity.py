@@ -31,7 +31,8 @@ class CapacityRule(Strict):
     )
     # the leased-line products the generator picks from, smallest first
     line_sizes_kbps: tuple[int, ...] = tuple(
-        parse_bandwidth(size) for size in ("2M", "4M", "10M", "20M", "50M", "100M", "200M", "500M", "1G", "2G", "10G")
+        parse_bandwidth(size)
+        for size in ("2M", "4M", "10M", "20M", "50M", "100M", "200M", "500M", "1G", "2G", "10G", "20G", "40G")
     )
 
     @field_validator("minimum_kbps", mode="before")
