@@ -186,6 +186,7 @@ def _province_file(
             records.append(_record(dr, "datacenter", city, 0, "fibre", dr_for=dc))  # replication: not sized
             out.append(
                 f"  - {{id: {dr}, slug: {dr}, name: {name}社保异地灾备中心, tier: datacenter, parent: {city},\n"
+                f"     dr_for: {dc},\n"
                 f"     devices: {_device(vendor, 'border')},\n"
                 f"     uplinks: [{{carrier: china-unicom, type: fibre, bandwidth: 10G}}],\n"
                 f"     hosts: {DC_HOSTS}}}\n"
