@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from network.cli import console, devices, dr, intent, lab, show, zones
+from network.cli import capacity, console, devices, dr, intent, lab, show, zones
 
 app = typer.Typer(
     help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
@@ -34,6 +34,7 @@ app.add_typer(dr_app, name="dr")
 
 for command in (intent.validate, intent.plan, intent.render):
     app.command()(command)
+app.command()(capacity.capacity)
 zones_app.command("validate")(zones.zones_validate)
 zones_app.command("render")(zones.zones_render)
 zones_app.command("stale")(zones.zones_stale)

@@ -15,7 +15,7 @@ from pathlib import Path
 from network.fileio import write_cache
 from network.model.sitefiles import site_files, validate_file
 
-CACHE_VERSION = b"6"  # bump when validation changes: a cached result must not outlive its rules
+CACHE_VERSION = b"7"  # bump when validation changes: a cached result must not outlive its rules
 
 
 def _file_digest(path: Path, label: str) -> str:

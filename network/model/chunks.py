@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader  # type: ignore[assignment]
 
 ITEM = re.compile(r"^( *)- ")
-MEMO_VERSION = 3  # bump with load.CACHE_VERSION: a memo's sites were validated by the rules of its day
+MEMO_VERSION = 4  # bump with load.CACHE_VERSION: a memo's sites were validated by the rules of its day
 
 
 def split(text: str) -> tuple[str, list[str]] | None:

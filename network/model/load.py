@@ -21,7 +21,7 @@ from network.model.schema import AddressPlan, Site
 from network.model.settings import Settings, settings_from_vars
 from network.model.yamlfile import field_name, read_yaml, say
 
-__all__ = ["Network", "load", "read_yaml", "site_path"]
+__all__ = ["Network", "load", "load_policy", "read_yaml", "site_path"]
 
 
 def load(root: str | Path, *, cache: bool = True) -> Network:
@@ -80,6 +80,15 @@ def load(root: str | Path, *, cache: bool = True) -> Network:
     if problems:
         raise ModelError(problems)
     return network
+
+
+def load_policy(root: str | Path) -> Settings:
+    """The policy of group_vars/all alone (no sites needed): what `jinbao generate` sizes lines by."""
+    problems: list[Problem] = []
+    policy = _load_policy(_load_settings(Path(root), problems), problems)
+    if problems:
+        raise ModelError(problems)
+    return policy
 
 
 def _load_addressing(root: Path, problems: list[Problem]) -> AddressPlan | None:

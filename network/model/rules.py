@@ -14,6 +14,7 @@ TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 # "a township's backup may land on its county or its city". Nothing lands on a province or
 # the ministry except from the tier right below.
 LINE_ABOVE_PARENT = frozenset({("township", "city")})
+INSURED_TIERS = ("county", "township")  # who states an insured population (docs/capacity.md)
 
 
 def check_tree(network: Network) -> list[Problem]:
@@ -44,6 +45,7 @@ def check_tree(network: Network) -> list[Problem]:
         _check_devices(site, bad)
         if site.dr_for is not None:
             _check_dr_site(network, site, bad)
+        _check_insured(network, site, bad)
     _check_hostnames(network, bad)
     for site in sites.values():
         if site.id not in in_loops:
@@ -61,6 +63,38 @@ def _check_dr_site(network: Network, site: Site, bad) -> None:
         bad(site, "dr_for", f"'{site.dr_for}' is not a site of this environment")
     elif target.tier != "datacenter" or target.id == site.id or target.dr_for is not None:
         bad(site, "dr_for", f"'{site.dr_for}' is not a datacenter another site can stand in for")
+
+
+def _check_insured(network: Network, site: Site, bad) -> None:
+    """A township's insured population, or a county's as the total over its townships
+    (network.model.capacity spreads it over those that state none)."""
+    if site.insured is None:
+        return
+    if site.tier not in INSURED_TIERS:
+        bad(
+            site,
+            "insured",
+            f"only a township, or a county for its townships, has an insured population; this is a {site.tier}",
+        )
+        return
+    townships = [network.sites[c] for c in network.children.get(site.id, ()) if network.sites[c].tier == "township"]
+    if site.tier != "county" or not townships:
+        return
+    stated = sum(t.insured or 0 for t in townships)
+    if stated > site.insured:
+        bad(
+            site,
+            "insured",
+            f"{site.insured:,} is the county's total, but its townships state {stated:,} between them: "
+            "raise the county's figure, or correct the townships'",
+        )
+    elif all(t.insured is not None for t in townships) and stated != site.insured:
+        bad(
+            site,
+            "insured",
+            f"{site.insured:,} is the county's total, but every township states its own ({stated:,} in all): "
+            "make it their sum, or drop it",
+        )
 
 
 def _check_business_site(network: Network) -> list[Problem]:

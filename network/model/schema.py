@@ -109,6 +109,8 @@ class SiteSpec(Strict):
     parent: SiteId | None = None
     posts: int = Field(default=0, ge=0, le=5000)  # business posts: one PC + one printer each
     laptops: int | None = Field(default=None, ge=0)
+    # people insured in its area (a township's, or a county's spread over its townships): sizes lines
+    insured: int | None = Field(default=None, ge=0, le=10_000_000)
     devices: tuple[DeviceSpec, ...] = ()
     uplinks: tuple[UplinkSpec, ...] = ()
     hosts: tuple[HostSpec, ...] = ()
@@ -141,6 +143,7 @@ class SiteSpec(Strict):
             ),
             tuple(Host(h.name, h.role, h.zone, h.provides) for h in self.hosts),
             self.dr_for,
+            self.insured,
         )
 
 
@@ -197,6 +200,7 @@ class Site(NamedTuple):
     uplinks: tuple[Uplink, ...]
     hosts: tuple[Host, ...]
     dr_for: str | None = None  # a DR site: the DC it replicates
+    insured: int | None = None  # as written; network.capacity spreads a county's over its townships
 
     @property
     def laptop_count(self) -> int:

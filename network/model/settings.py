@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from network.model.capacity import CapacityRule
 from network.model.schema import Strict
 
 PREFIX = "jinbao_"
@@ -137,6 +138,7 @@ class Settings(Strict):
     ospf_reference_kbps: int = Field(default=10_000_000, gt=0)  # 10G costs 1
     backup_line_cost: int = Field(default=65_000, ge=1, le=65_535)
     timezone: str = "Asia/Shanghai"
+    capacity: CapacityRule = CapacityRule()  # line sizing (network/model/capacity.py, docs/capacity.md)
     # Zones reached only through the gatekeeper (the internet-facing declaration DMZ): the WAN
     # never routes to them, so no router gets an interface in them.
     unrouted_zones: tuple[str, ...] = ("dmz",)

@@ -6,6 +6,7 @@ Run with `make bench`. Takes about two minutes on the 2-core machine.
   cold          no cache, no allocations.yml, no build: everything from scratch
   warm          the same again: per-file model cache, allocations current, files unchanged
   +1 township   append one township to a province file, `jinbao plan --render`
+  capacity      `jinbao capacity` over it: time and summary (lines below need, insured, need in all)
   ansible       the same FRR template through an ansible-playbook template task, a sample of hosts
 """
 
@@ -184,9 +185,26 @@ def bench_ansible(per_device_jinbao: float) -> None:
     )
 
 
+def bench_capacity() -> None:
+    """`jinbao capacity` over the national inventory: its time, and its summary (docs/capacity.md)."""
+    started = time.perf_counter()
+    argv = [str(BIN / "jinbao"), "capacity", str(NATIONAL), "--json"]
+    process = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if process.returncode not in (0, 1):  # 1: a line below need, which the summary counts
+        raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}):\n{process.stderr}")
+    summary = json.loads(process.stdout)["summary"]
+    note = (
+        f"({summary['lines']} lines, {summary['below']} below need, {summary['backups_below']} backups below the "
+        f"township minimum; {summary['insured']:,} insured, {summary['need_kbps'] / 1e6:,.1f} Gbit/s in all)"
+    )
+    row("capacity (national)", elapsed, None, "", None, note)
+
+
 def main() -> None:
     print(f"jinbao-net national benchmark ({os.cpu_count()} CPUs)")
     per_device = bench_national()
+    bench_capacity()
     bench_ansible(per_device)
 
 
