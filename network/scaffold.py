@@ -1,11 +1,14 @@
 """`jinbao new`: a new province's environment from the sample, and a new site in sites.yml.
 
-A site is added by editing its parent's sites file round-trip (ruamel.yaml: comments, order
-and layout stay), after the last site of the parent's subtree. The edited text is validated
-by the model (network.model.load with the text in place of the file) before anything is
-written, so a bad parent, a taken id or slug, or a wrong tier is refused with the model's own
-message naming file, site and field; then the file is replaced in one rename. Addresses are
-not touched: `jinbao plan` allocates them.
+A site goes into its parent's sites file after the last site of the parent's subtree: the
+file's own text stays byte for byte (comments, order, layout), the new record is written by
+ruamel.yaml in the inventories' style. The edited text is validated by the model
+(network.model.load with the text in place of the file) before anything is written, so a bad
+parent, a taken id or slug, or a wrong tier is refused with the model's own message naming
+file, site and field; then the file is replaced in one rename. stage_site is the part that
+writes nothing, for verbs that add a site and do more (onboarding). Addresses are not
+touched: `jinbao plan` allocates them. A new environment's files are edited round-trip by
+ruamel.yaml, comments kept.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +56,7 @@ def site_record(
     *,
     site_id: str | None = None,
     posts: int | None = None,
-    uplinks: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    uplinks: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A site as sites.yml writes it (devices come from the file's defaults for the tier)."""
     record: dict[str, Any] = {"id": site_id or slug, "slug": slug, "name": name, "tier": tier, "parent": parent}
