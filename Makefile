@@ -42,7 +42,7 @@ lab-down:  ## remove the lab's containers, networks and keys (the image cache st
 	$(BIN)/jinbao lab down $(ENV)
 
 images: setup  ## build the lab images that are missing (cached by input digest)
-	$(BIN)/jinbao lab images
+	$(BIN)/jinbao lab images $(ENV)
 
 MOLECULE_JOBS ?= 2
 molecule: images  ## each role alone in a container (Molecule + testinfra), MOLECULE_JOBS scenarios at a time

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from network.cli import capacity, console, devices, dr, intent, lab, show, zones
+from network.cli import capacity, console, devices, dr, intent, lab, new, show, zones
 
 app = typer.Typer(
     help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
@@ -31,6 +31,10 @@ zones_app = typer.Typer(
 app.add_typer(zones_app, name="zones")
 dr_app = typer.Typer(help="Disaster recovery: the DR status and measured drills in the lab.", no_args_is_help=True)
 app.add_typer(dr_app, name="dr")
+new_app = typer.Typer(
+    help="New environments and sites from templates (inventories/sample-province).", no_args_is_help=True
+)
+app.add_typer(new_app, name="new")
 
 for command in (intent.validate, intent.plan, intent.render):
     app.command()(command)
@@ -47,6 +51,9 @@ lab_app.command("down")(lab.lab_down)
 lab_app.command("status")(lab.lab_status)
 dr_app.command("status")(dr.dr_status)
 dr_app.command("drill")(dr.dr_drill)
+new_app.command("province")(new.new_province)
+for tier in ("city", "county", "township"):
+    new_app.command(tier)(new.site_command(tier))
 
 __all__ = ["app", "console"]
 

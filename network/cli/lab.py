@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -34,7 +35,7 @@ def lab_up(env: EnvArg, as_json: JsonOpt = False) -> None:
 
     with console.errors(as_json):
         network, topo = topology(env)
-        report = runtime.up(env, topo, network.settings)
+        report = runtime.up(env, topo, network.settings, network.policy.debian_mirror)
     if as_json:
         print(json.dumps({"ok": True, "environment": network.name, **report.as_dict()}, ensure_ascii=False))
         return
@@ -53,12 +54,17 @@ def lab_up(env: EnvArg, as_json: JsonOpt = False) -> None:
     )
 
 
-def lab_images(as_json: JsonOpt = False) -> None:
+def lab_images(
+    env: Annotated[
+        Path, typer.Argument(help="Inventory whose group_vars name the Debian mirror (offline.yml).")
+    ] = Path("inventories/lab"),
+    as_json: JsonOpt = False,
+) -> None:
     """Build the lab images that are missing (debootstrap rootfs, base, router, server); cached by input digest."""
     from network.lab import engine, images
 
     with console.errors(as_json):
-        built = images.ensure(engine.client())
+        built = images.ensure(engine.client(), load(env).policy.debian_mirror)
     if as_json:
         print(json.dumps({"ok": True, "images": [b.__dict__ for b in built]}))
         return

@@ -1,15 +1,16 @@
 """Lab images, built here and cached by the hash of what goes into them.
 
-``jinbao/rootfs`` is a Debian bookworm tree made by debootstrap and imported with
-``docker import``; ``base`` (systemd as PID 1, sshd), ``router`` (FRR) and ``server``
-are Dockerfiles in network/lab/images/. Each tag carries a digest of its inputs and its
-parent's tag, so an image is rebuilt exactly when something it is made of changed.
+``jinbao/rootfs`` is a Debian bookworm tree made by debootstrap from the environment's
+Debian mirror (group_vars/all/offline.yml, jinbao_debian_mirror) and imported with
+``docker import``; its apt sources name that mirror, so the Dockerfiles' apt-get uses it
+too. ``base`` (systemd as PID 1, sshd), ``router`` (FRR) and ``server`` are Dockerfiles in
+network/lab/images/. Each tag carries a digest of its inputs and its parent's tag, so an
+image is rebuilt exactly when something it is made of changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +26,6 @@ from network.errors import LabError
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 REPOSITORY = "jinbao"
 SUITE = "bookworm"
-MIRROR = os.environ.get("JINBAO_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # what every lab container needs: systemd as PID 1, sshd and python3 for Ansible, and the
 # tools the lab tests use (ping, nc, ip)
 ROOTFS_PACKAGES = (
@@ -60,9 +60,10 @@ def _dir_digest(directory: Path) -> list[bytes]:
     ]
 
 
-def tags() -> dict[str, str]:
-    """Image name → the tag its current inputs give (rootfs, base, router, server)."""
-    result = {"rootfs": f"{REPOSITORY}/rootfs:{_digest(SUITE, MIRROR, ROOTFS_PACKAGES, 'minbase')}"}
+def tags(mirror: str) -> dict[str, str]:
+    """Image name → the tag its current inputs give (rootfs, base, router, server); `mirror`
+    is the Debian mirror the rootfs (and through its apt sources, every image) comes from."""
+    result = {"rootfs": f"{REPOSITORY}/rootfs:{_digest(SUITE, mirror, ROOTFS_PACKAGES, 'minbase')}"}
     for name in DOCKERFILES:
         result[name] = f"{REPOSITORY}/{name}:{_digest(result[PARENT[name]], *_dir_digest(IMAGES_DIR / name))}"
     return result
@@ -80,13 +81,13 @@ def _say(message: str) -> None:
     print(f"lab: {message}", flush=True)
 
 
-def _rootfs(client: docker.DockerClient, tag: str) -> None:
+def _rootfs(client: docker.DockerClient, tag: str, mirror: str) -> None:
     if not shutil.which("debootstrap"):
         raise LabError("debootstrap is not installed (apt-get install debootstrap)")
-    _say(f"debootstrap {SUITE} from {MIRROR} (about a minute)")
+    _say(f"debootstrap {SUITE} from {mirror} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="jinbao-rootfs-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "root"
-        argv = ["debootstrap", "--variant=minbase", f"--include={ROOTFS_PACKAGES}", SUITE, str(root), MIRROR]
+        argv = ["debootstrap", "--variant=minbase", f"--include={ROOTFS_PACKAGES}", SUITE, str(root), mirror]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode:
             log = root / "debootstrap" / "debootstrap.log"
@@ -116,9 +117,9 @@ def _build(client: docker.DockerClient, name: str, tag: str, parent: str) -> Non
     del logs
 
 
-def ensure(client: docker.DockerClient) -> list[Built]:
+def ensure(client: docker.DockerClient, mirror: str) -> list[Built]:
     """Build whatever image is missing for the current inputs; tag each also as :lab."""
-    wanted = tags()
+    wanted = tags(mirror)
     built = []
     for name in ("rootfs", *DOCKERFILES):
         tag = wanted[name]
@@ -127,7 +128,7 @@ def ensure(client: docker.DockerClient) -> list[Built]:
             built.append(Built(name, tag, 0.0))
         else:
             if name == "rootfs":
-                _rootfs(client, tag)
+                _rootfs(client, tag, mirror)
             else:
                 _build(client, name, tag, wanted[PARENT[name]])
             built.append(Built(name, tag, time.perf_counter() - started))

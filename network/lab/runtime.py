@@ -25,14 +25,15 @@ from network.lab.objects import LABEL, Report, ours
 from network.lab.topology import Topology
 
 
-def up(env: Path, topo: Topology, settings: dict) -> Report:
-    """Make Docker match `topo`: images, networks, containers, then wiring and access."""
+def up(env: Path, topo: Topology, settings: dict, mirror: str) -> Report:
+    """Make Docker match `topo`: images (from the Debian `mirror`), networks, containers,
+    then wiring and access."""
     started = time.perf_counter()
     report = Report()
     client = engine.client()
-    report.images = images.ensure(client)
+    report.images = images.ensure(client, mirror)
     report.created.extend(f"host {change}" for change in engine.host_limits())
-    tags = images.tags()
+    tags = images.tags(mirror)
     user, key = access.automation_user(env, settings), access.ssh_key(env)
     containers, nets = ours(client, topo.environment)
     # what the model no longer has goes first, so that its subnets and names are free

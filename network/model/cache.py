@@ -18,8 +18,9 @@ from network.model.sitefiles import site_files, validate_file
 CACHE_VERSION = b"7"  # bump when validation changes: a cached result must not outlive its rules
 
 
-def _file_digest(path: Path, label: str) -> str:
-    return hashlib.sha256(CACHE_VERSION + label.encode() + path.read_bytes()).hexdigest()
+def _file_digest(path: Path, label: str, text: str | None = None) -> str:
+    content = path.read_bytes() if text is None else text.encode()
+    return hashlib.sha256(CACHE_VERSION + label.encode() + content).hexdigest()
 
 
 def _from_cache(cached: Path | None):
@@ -37,12 +38,13 @@ def _to_cache(cached: Path | None, result) -> None:
     write_cache(cached, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _validate_job(job: tuple[Path, str, Path | None]):
+def _validate_job(job: tuple[Path, str, Path | None, str | None]):
     return validate_file(*job)
 
 
-def validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tuple]]:
-    """(label, digest, result) per sites file, from the cache where the file is unchanged.
+def validate_all(root: Path, cache_dir: Path | None, edited: dict[str, str]) -> list[tuple[str, str, tuple]]:
+    """(label, digest, result) per sites file, from the cache where the file is unchanged;
+    a file named in `edited` (label -> text) is validated from that text instead.
 
     Files that need parsing are spread over the CPU cores when there are several
     (the national inventory: one file per province).
@@ -50,16 +52,16 @@ def validate_all(root: Path, cache_dir: Path | None) -> list[tuple[str, str, tup
     jobs = []
     for path in site_files(root):
         label = str(path.relative_to(root))
-        file_digest = _file_digest(path, label)
+        file_digest = _file_digest(path, label, edited.get(label))
         cached = cache_dir / f"sites-{file_digest}.pickle" if cache_dir else None
         jobs.append((path, label, file_digest, cached, _from_cache(cached)))
-    missing = [(path, label, cache_dir) for path, label, _d, _c, result in jobs if result is None]
+    missing = [(path, label, cache_dir, edited.get(label)) for path, label, _d, _c, result in jobs if result is None]
     fresh: dict[str, tuple] = {}
     if len(missing) > 1 and (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods():
         with mp.get_context("fork").Pool(min(os.cpu_count() or 1, len(missing))) as pool:
             fresh = dict(zip((job[1] for job in missing), pool.map(_validate_job, missing), strict=True))
     else:
-        fresh = {label: validate_file(path, label, memo_dir) for path, label, memo_dir in missing}
+        fresh = {job[1]: validate_file(*job) for job in missing}
     results = []
     for _path, label, file_digest, cached, result in jobs:
         if result is None:

@@ -24,18 +24,21 @@ from network.model.yamlfile import field_name, read_yaml, say
 __all__ = ["Network", "load", "load_policy", "read_yaml", "site_path"]
 
 
-def load(root: str | Path, *, cache: bool = True) -> Network:
-    """Load and validate ``inventories/<env>``. Raises ModelError listing every problem."""
+def load(root: str | Path, *, cache: bool = True, edited: dict[str, str] | None = None) -> Network:
+    """Load and validate ``inventories/<env>``. Raises ModelError listing every problem.
+
+    `edited`: sites files (by label, e.g. ``sites.yml``) to validate with this text instead of
+    what is on disk, so an edit is checked before it is written (nothing is cached then)."""
     root = Path(root)
     if not root.is_dir():
         raise ModelError(Problem(str(root), "", "", "is not an inventory directory"))
-    cache_dir = root / ".cache" if cache else None
+    cache_dir = root / ".cache" if cache and not edited else None
     problems: list[Problem] = []
     sites: dict[str, Site] = {}
     raw_by_id: dict[str, dict] = {}
     files: dict[str, str] = {}
     file_digests: dict[str, str] = {}
-    for label, file_digest, (parsed, found, raws) in validate_all(root, cache_dir):
+    for label, file_digest, (parsed, found, raws) in validate_all(root, cache_dir, edited or {}):
         file_digests[label] = file_digest
         problems += found
         for raw in raws:

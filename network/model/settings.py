@@ -174,6 +174,9 @@ class Settings(Strict):
     access_tls_server_days: int = Field(default=365, ge=2, le=825)
     access_tls_renew_days: int = Field(default=30, ge=1)
     access_clerk_roles: tuple[str, ...] = ()
+    # where Debian packages come from (group_vars offline.yml): the lab's image builds
+    # (debootstrap, then apt-get in the Dockerfiles); an air-gapped site names its own mirror
+    debian_mirror: str = Field(default="http://deb.debian.org/debian", pattern=r"^(https?|file)://\S+[^/]$")
 
     @model_validator(mode="after")
     def _distinct_principals(self) -> Settings:

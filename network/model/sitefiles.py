@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from network.errors import ModelError, Problem
 from network.model import chunks
 from network.model.schema import Site, SiteSpec
-from network.model.yamlfile import field_name, read_yaml, say
+from network.model.yamlfile import field_name, parse_yaml, read_yaml, say
 
 
 def site_files(root: Path) -> list[Path]:
@@ -34,13 +34,16 @@ def _merge_defaults(raw: dict, defaults: dict) -> dict:
 
 
 def validate_file(
-    path: Path, label: str, cache_dir: Path | None = None
+    path: Path, label: str, cache_dir: Path | None = None, text: str | None = None
 ) -> tuple[list[Site], list[Problem], list[dict]]:
     """Parse and type-check one sites file. Pure in its input bytes, so results are cached.
 
     With a cache, only the sites whose text changed since the last good validation are
-    parsed again (network.model.chunks).
+    parsed again (network.model.chunks). `text`: the file's content as edited, not yet
+    written (then no cache is used).
     """
+    if text is not None:
+        return _validate_data(parse_yaml(text, label), label)
     memo = chunks.load_memo(cache_dir, label) if cache_dir else None
     if memo is not None:
         quick = chunks.validate_changed(path.read_text(encoding="utf-8"), memo, _merge_defaults)
@@ -48,7 +51,18 @@ def validate_file(
             head, items, sites = quick
             chunks.save_memo(cache_dir, label, head, memo["defaults"], items, sites)  # type: ignore[arg-type]
             return sites, [], []
-    data = read_yaml(path, label) or {}
+    data = read_yaml(path, label)
+    sites, problems, raws = _validate_data(data, label)
+    if cache_dir and not problems:
+        parts = chunks.split(path.read_text(encoding="utf-8"))
+        if parts is not None and len(parts[1]) == len(sites):
+            chunks.save_memo(cache_dir, label, parts[0], data.get("defaults") or {}, parts[1], sites)
+    return sites, problems, raws
+
+
+def _validate_data(data: object, label: str) -> tuple[list[Site], list[Problem], list[dict]]:
+    """Type-check the records of one parsed sites file."""
+    data = data or {}
     if not isinstance(data, dict) or not isinstance(data.get("sites", []), list):
         return [], [Problem(label, "", "sites", "must be a list of sites")], []
     defaults = data.get("defaults") or {}
@@ -66,10 +80,6 @@ def validate_file(
                 problems.append(
                     Problem(label, f"@{raw.get('id', f'sites[{index}]')}", field_name(err["loc"]), say(err))
                 )
-    if cache_dir and not problems:
-        parts = chunks.split(path.read_text(encoding="utf-8"))
-        if parts is not None and len(parts[1]) == len(sites):
-            chunks.save_memo(cache_dir, label, parts[0], defaults, parts[1], sites)
     # raw records are kept only to name the place of a problem; without problems they are dead weight
     return sites, problems, raws if problems else []
 

@@ -21,13 +21,19 @@ except ImportError:  # pragma: no cover
 def read_yaml(path: Path, label: str | None = None) -> Any:
     try:
         with path.open("rb") as fh:
-            return yaml.load(fh, Loader=SafeLoader)
+            return parse_yaml(fh, label or path.name)
+    except OSError as exc:
+        raise ModelError(Problem(str(path), "", "", f"cannot be read: {exc.strerror}")) from exc
+
+
+def parse_yaml(stream: Any, label: str) -> Any:
+    """YAML text or an open file, parsed; what is not YAML is a problem naming `label` and the line."""
+    try:
+        return yaml.load(stream, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
-        raise ModelError(Problem(label or path.name, where, "", f"is not valid YAML: {exc}")) from exc
-    except OSError as exc:
-        raise ModelError(Problem(str(path), "", "", f"cannot be read: {exc.strerror}")) from exc
+        raise ModelError(Problem(label, where, "", f"is not valid YAML: {exc}")) from exc
 
 
 def field_name(loc: tuple) -> str:

@@ -111,19 +111,32 @@ def test_line_addresses_fit_the_plumbing_free_design(topo):
 
 
 def test_image_tags_follow_their_inputs(tmp_path, monkeypatch):
-    before = images.tags()
-    assert before == images.tags()  # stable
+    mirror = load(LAB).policy.debian_mirror
+    before = images.tags(mirror)
+    assert before == images.tags(mirror)  # stable
     copy = tmp_path / "images"
     shutil.copytree(images.IMAGES_DIR, copy)
     monkeypatch.setattr(images, "IMAGES_DIR", copy)
-    assert images.tags() == before
+    assert images.tags(mirror) == before
     (copy / "router" / "Dockerfile").write_text((copy / "router" / "Dockerfile").read_text() + "# changed\n")
-    after = images.tags()
+    after = images.tags(mirror)
     assert after["router"] != before["router"]
     assert {k: v for k, v in after.items() if k != "router"} == {k: v for k, v in before.items() if k != "router"}
     (copy / "base" / "Dockerfile").write_text((copy / "base" / "Dockerfile").read_text() + "# changed\n")
-    rebuilt = images.tags()
+    rebuilt = images.tags(mirror)
     assert rebuilt["base"] != before["base"] and rebuilt["server"] != before["server"]  # children follow
+
+
+def test_the_lab_images_come_from_the_mirror_offline_yml_names():
+    """The lab's default is Debian's public mirror, as before offline.yml (the cached images
+    keep their tags); another mirror is another rootfs, and every image above it follows."""
+    public = "http://deb.debian.org/debian"
+    assert load(LAB).policy.debian_mirror == public
+    # the tag the rootfs had before offline.yml (JINBAO_DEBIAN_MIRROR unset): a change of
+    # ROOTFS_PACKAGES or SUITE moves it, rightly
+    assert images.tags(public)["rootfs"] == "jinbao/rootfs:d516e4493aa6"
+    internal = images.tags("http://mirrors.example.internal/debian")
+    assert all(internal[name] != tag for name, tag in images.tags(public).items())
 
 
 # --- the zone firewalls ------------------------------------------------------------------
