@@ -77,6 +77,11 @@ def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
     assert {f"{r.name}.log" for r in routers} <= set(listing)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="syslog over TLS is built but off (baseline_syslog_tls): rsyslog's gtls client hung in a TLS "
+    "handshake in the lab, holding nodes' logs for minutes (rsyslog#5539; docs/access.md)",
+)
 def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
     """The collector speaks TLS only, with a certificate the CA issued for its hostname (what
     every node checks); a line sent in clear to its port is never logged, while a line the

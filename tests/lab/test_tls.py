@@ -179,7 +179,6 @@ def test_the_issued_certificates_are_recorded(lab):
         assert (_host_named(lab, "web", site), "/etc/jinbao/tls/web.crt") in servers
         assert (_host_named(lab, "database", site), "/etc/jinbao/tls/postgresql.crt") in servers
         assert (_host_named(lab, "middleware", site), "/etc/jinbao/tls/app.crt") in servers
-    assert (_host_named(lab, "ops"), "/etc/jinbao/tls/collector.crt") in servers  # the DC's log collector
     assert (_host_named(lab, "declaration-web"), "/etc/nginx/tls/declaration.crt") in servers
     clients = [r for r in found if r.get("type") == "tls-client"]
     assert {("zhang.wei", "sysops"), ("li.na", "clerk")} <= {(r["key_id"], r["role"]) for r in clients}

@@ -401,7 +401,8 @@ def test_the_stale_rule_report_reads_a_live_firewall(lab, tmp_path):
     firewall = lab.host("zj-dc-fw-inner")
     firewall.run_test("nft -f /etc/nftables.d/50-jinbao-zones.nft")  # counters start again at zero
     collector = lab.allocations.hosts[f"{DC}/ops1"]["address"]
-    lab.host("zhejiang-r1").run_test(f"nc -z -w 3 {collector} 514")  # a router opens a log connection
+    port = lab.policy.services["syslog"].ports[0]
+    lab.host("zhejiang-r1").run_test(f"nc -z -w 3 {collector} {port}")  # a router opens a log connection
     counters = tmp_path / "inner.json"
     counters.write_text(firewall.check_output("nft -j list table inet jinbao_zones"))
     flows = {r["flow"] for r in stale(counters.read_text(), "the reload")}
