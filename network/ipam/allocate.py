@@ -240,14 +240,10 @@ class Planner:
             hosts = 2 * site.posts + site.laptop_count + len(site.devices) + 1
             prefixlen = lan_prefixlen(hosts, sizing)
             if prefixlen < sizing.max_prefixlen:
-                raise IpamError(
-                    Problem(
-                        self.network.site_files[site.id],
-                        self.network.path(site),
-                        "posts",
-                        f"{site.posts} posts need a /{prefixlen} LAN, larger than "
-                        f"lan_sizing.max_prefixlen /{sizing.max_prefixlen}",
-                    )
+                self._refuse_posts(
+                    site,
+                    f"{site.posts} posts need a /{prefixlen} LAN, larger than "
+                    f"lan_sizing.max_prefixlen /{sizing.max_prefixlen}",
                 )
             wanted.append((site.id, site, self._pool(site, f"lan-{site.tier}"), prefixlen, "lan"))
         for key, lan in self._run("sites", wanted).items():
@@ -261,16 +257,15 @@ class Planner:
         prefixlen = self.plan.villages.allocate if self.plan.villages else 30
         hosts = site.posts + site.laptop_count + 1
         if hosts > size_of(prefixlen) - 2:
-            raise IpamError(
-                Problem(
-                    self.network.site_files[site.id],
-                    self.network.path(site),
-                    "posts",
-                    f"{site.posts} post(s) and {site.laptop_count} laptop(s) do not fit a village's /{prefixlen} "
-                    f"(the gateway and {size_of(prefixlen) - 3} terminal(s)); a village access point has one clerk",
-                )
+            self._refuse_posts(
+                site,
+                f"{site.posts} post(s) and {site.laptop_count} laptop(s) do not fit a village's /{prefixlen} "
+                f"(the gateway and {size_of(prefixlen) - 3} terminal(s)); a village access point has one clerk",
             )
         return (site.id, site, self._village_pool(site), prefixlen, "lan")
+
+    def _refuse_posts(self, site: Site, message: str) -> None:
+        raise IpamError(Problem(self.network.site_files[site.id], self.network.path(site), "posts", message))
 
     def _devices(self) -> None:
         mgmt = self._management_pool()
