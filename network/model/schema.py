@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Tiers from the top of the tree down; a site's parent sits exactly one tier above it.
 TIERS: tuple[str, ...] = ("ministry", "province", "city", "county", "township", "village")
@@ -249,6 +249,12 @@ class VillagePlan(Strict):
     supernet: str
     prefixlen: int = Field(default=17, ge=8, le=30)  # one block a province takes
     allocate: int = Field(default=30, ge=24, le=30)  # one village's LAN: the gateway and the clerk's PC
+
+    @model_validator(mode="after")
+    def _block_holds_a_village(self) -> VillagePlan:
+        if self.prefixlen > self.allocate:
+            raise ValueError(f"prefixlen /{self.prefixlen} is smaller than one village's /{self.allocate}")
+        return self
 
 
 class LanSizing(Strict):

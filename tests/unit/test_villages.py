@@ -87,6 +87,14 @@ def test_the_villages_supernet_is_disjoint_from_the_rest(lab: Path) -> None:
         plan(lab)
 
 
+def test_a_village_block_smaller_than_a_village_is_refused(lab: Path) -> None:
+    data = yaml.safe_load(NATIONAL_PLAN.read_text())
+    data["villages"] |= {"prefixlen": 30, "allocate": 29}
+    (lab / "addressing.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ModelError, match=r"addressing.yml: villages.* prefixlen /30 is smaller than one village's /29"):
+        load(lab, cache=False)
+
+
 # --- allocation: the province's pool, then blocks, and a clear refusal when all is full ----
 
 
