@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: help setup check lab lab-down images molecule lab-test test lint unit pulumi bench bench-lab bench-dr national clean
+.PHONY: help setup check lab lab-down images molecule lab-test test lint unit pulumi bench bench-villages bench-lab bench-dr national clean
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ national: setup  ## generate the national inventory (31 provinces, ~38,500 towns
 bench: setup  ## national validate+allocate+render, +1 township, ansible comparison, audit throughput (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_national.py
 	PATH=$(BIN):$$PATH $(BIN)/python -W ignore::DeprecationWarning tests/bench/bench_audit.py 100 64
+
+bench-villages: setup  ## the national inventory with its ~490,000 villages: generate, cold and warm plan+render, +1 village (prints figures)
+	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_villages.py
 
 bench-lab: setup  ## lab up (cold and warm image cache), converge, re-run; the application's writes/s, backup, restore (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_lab.py $(ENV)

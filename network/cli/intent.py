@@ -173,9 +173,12 @@ def generate(
     output: Annotated[Path, typer.Argument(help="Inventory directory to write, e.g. inventories/national")],
     seed: Annotated[int, typer.Option(help="Same seed, same country.")] = 2023,
     scale: Annotated[float, typer.Option(help="1.0 is the real country; smaller for quick tries.")] = 1.0,
+    villages: Annotated[
+        bool, typer.Option("--villages", help="Add ~490,000 administrative villages under the townships.")
+    ] = False,
 ) -> None:
     """Generate the national inventory at real scale: 31 provinces, ~333 cities, ~2,840 counties, ~38,600 townships."""
     started = time.perf_counter()
-    counts = generate_national(output, seed=seed, scale=scale)
+    counts = generate_national(output, seed=seed, scale=scale, villages=villages)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     console.out.print(f"[green]✓[/] {output}: {summary} in {time.perf_counter() - started:.1f}s")

@@ -17,6 +17,7 @@ from network.errors import IpamError, Problem
 from network.ipam.conventions import HOST_OFFSET
 from network.ipam.pools import (
     Pool,
+    VillagePool,
     check_assigned,
     check_disjoint,
     lan_prefixlen,
@@ -71,18 +72,18 @@ class Planner:
         self.problems: list[Problem] = []
         self._alloc_lens: dict[tuple[bool, str], int] = {}
         self._host_management: dict[str, str] = {}
+        self.villages: dict[str, VillagePool] = {}  # province -> its village pool
         self.sites: list[Site] = list(network.sites.values())  # the sites this run allocates for
 
     # --- regions -------------------------------------------------------------------
     def _regions(self) -> None:
         plan = self.plan
-        check_disjoint(
-            {
-                "national": plan.national.supernet,
-                "provinces": plan.provinces.supernet,
-                "management": plan.management.supernet,
-            }
-        )
+        supernets = {
+            "national": plan.national.supernet,
+            "provinces": plan.provinces.supernet,
+            "management": plan.management.supernet,
+        }
+        check_disjoint(supernets | ({"villages": plan.villages.supernet} if plan.villages else {}))
         nat_start, nat_len = to_int(plan.national.supernet)
         self.result.regions[NATIONAL] = plan.national.supernet
         self.pools[NATIONAL] = layout(NATIONAL, nat_start, nat_len, plan.national, "national")
@@ -122,6 +123,33 @@ class Planner:
         for site in wanted:
             start, _ = to_int(self.result.regions[site.id])
             self.pools[site.id] = layout(site.id, start, block_len, plan.provinces, "provinces")
+        self._village_pools([site.id for site in wanted])
+
+    def _village_pools(self, provinces: list[str]) -> None:
+        """Each province's village pool: its lan-village pool, then the villages blocks recorded
+        for it (kept while the province exists; a block of a province that left is released)."""
+        plan = self.plan.villages
+        supernet = Pool("villages", *to_int(plan.supernet)) if plan else None
+        recorded: dict[str, list[tuple[int, str, str]]] = {}
+        present = set(provinces)
+        for key, block in self.previous.regions.items():
+            province, _, number = key.partition("/villages-")
+            if number.isdigit() and province in present and plan and self._fits(supernet, block, plan.prefixlen):
+                supernet.claim(*to_int(block), key)
+                recorded.setdefault(province, []).append((int(number), key, block))
+        if supernet is not None:
+            self.problems += supernet.check_overlaps()
+        if self.problems:
+            raise IpamError(self.problems)
+        for province in provinces:
+            members = [self.pools[province]["lan-village"]] if "lan-village" in self.pools[province] else []
+            for _number, key, block in sorted(recorded.get(province, [])):
+                members.append(Pool(key, to_int(block)[0], plan.prefixlen))  # type: ignore[union-attr]
+                self.result.regions[key] = block
+            self.villages[province] = VillagePool(province, members, supernet, plan.prefixlen if plan else 17)
+
+    def _village_pool(self, site: Site) -> VillagePool:
+        return self.villages[region_of(self.network, site)]
 
     @staticmethod
     def _fits(pool: Pool, cidr: str, prefixlen: int) -> bool:
@@ -206,21 +234,38 @@ class Planner:
         for site in self.sites:
             if site.tier == "datacenter":
                 continue
+            if site.tier == "village":
+                wanted.append(self._village_lan(site))
+                continue
             hosts = 2 * site.posts + site.laptop_count + len(site.devices) + 1
             prefixlen = lan_prefixlen(hosts, sizing)
             if prefixlen < sizing.max_prefixlen:
-                raise IpamError(
-                    Problem(
-                        self.network.site_files[site.id],
-                        self.network.path(site),
-                        "posts",
-                        f"{site.posts} posts need a /{prefixlen} LAN, larger than "
-                        f"lan_sizing.max_prefixlen /{sizing.max_prefixlen}",
-                    )
+                self._refuse_posts(
+                    site,
+                    f"{site.posts} posts need a /{prefixlen} LAN, larger than "
+                    f"lan_sizing.max_prefixlen /{sizing.max_prefixlen}",
                 )
             wanted.append((site.id, site, self._pool(site, f"lan-{site.tier}"), prefixlen, "lan"))
         for key, lan in self._run("sites", wanted).items():
             self.result.sites[key] = {"lan": lan}
+        for pool in self.villages.values():
+            self.result.regions.update(pool.taken)
+
+    def _village_lan(self, site: Site) -> tuple[str, Site, VillagePool, int, str]:
+        """A village access point's LAN (docs/addressing.md): the gateway on its township's router,
+        the clerk's PC (the printer hangs on it) and any laptop it states; a fixed size, not sized."""
+        prefixlen = self.plan.villages.allocate if self.plan.villages else 30
+        hosts = site.posts + site.laptop_count + 1
+        if hosts > size_of(prefixlen) - 2:
+            self._refuse_posts(
+                site,
+                f"{site.posts} post(s) and {site.laptop_count} laptop(s) do not fit a village's /{prefixlen} "
+                f"(the gateway and {size_of(prefixlen) - 3} terminal(s)); a village access point has one clerk",
+            )
+        return (site.id, site, self._village_pool(site), prefixlen, "lan")
+
+    def _refuse_posts(self, site: Site, message: str) -> None:
+        raise IpamError(Problem(self.network.site_files[site.id], self.network.path(site), "posts", message))
 
     def _devices(self) -> None:
         mgmt = self._management_pool()

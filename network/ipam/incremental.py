@@ -20,7 +20,7 @@ from pathlib import Path
 
 from network.fileio import write_cache
 from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, line_ends
-from network.ipam.pools import Pool, layout, parse_ip, to_int, to_ip
+from network.ipam.pools import Pool, VillagePool, layout, parse_ip, to_int, to_ip
 from network.ipam.store import SECTIONS, Allocations
 from network.model import Network, Site
 
@@ -145,9 +145,11 @@ class AddingPlanner(Planner):
         nat_start, nat_len = to_int(plan.national.supernet)
         self.pools[NATIONAL] = layout(NATIONAL, nat_start, nat_len, plan.national, "national")
         block_len = plan.provinces.prefixlen or to_int(plan.provinces.supernet)[1]
-        for region, block in self.previous.regions.items():
-            if region != NATIONAL:
-                self.pools[region] = layout(region, to_int(block)[0], block_len, plan.provinces, "provinces")
+        provinces = [region for region in self.previous.regions if region != NATIONAL and "/" not in region]
+        for region in provinces:  # <province>/villages-<n> are its village blocks, laid out by _village_pools
+            start = to_int(self.previous.regions[region])[0]
+            self.pools[region] = layout(region, start, block_len, plan.provinces, "provinces")
+        self._village_pools(provinces)
 
     def _pool(self, site: Site, name: str) -> Pool:
         pool = super()._pool(site, name)
@@ -155,6 +157,14 @@ class AddingPlanner(Planner):
             self._primed.add(id(pool))
             sources = [("sites", "lan")] if name.startswith("lan-") else POOL_SOURCES.get(name, [])
             self._prime(pool, sources)
+        return pool
+
+    def _village_pool(self, site: Site) -> VillagePool:
+        pool = super()._village_pool(site)
+        if id(pool) not in self._primed:
+            self._primed.add(id(pool))
+            for member in pool.members:
+                self._prime(member, [("sites", "lan")])
         return pool
 
     def _management_pool(self) -> Pool:

@@ -128,6 +128,57 @@ class Pool:
         )
 
 
+@dataclass
+class VillagePool:
+    """A province's village LANs: its own `lan-village` pool first, then blocks of the national
+    villages supernet, taken one at a time as the province needs them and never given back while
+    the province exists (allocations.yml records them under regions as <province>/villages-<n>).
+    Offers what the planner asks of a Pool: contains, claim, check_overlaps, allocate."""
+
+    name: str  # the province
+    members: list[Pool]
+    supernet: Pool | None  # shared by every province; None: addressing.yml has no villages plan
+    block_len: int = 17
+    taken: dict[str, str] = field(default_factory=dict)  # region key -> block, of blocks taken in this run
+    _open: int = 0  # members before this one have no room left for a village
+
+    def contains(self, start: int, prefixlen: int) -> bool:
+        return any(member.contains(start, prefixlen) for member in self.members)
+
+    def claim(self, start: int, prefixlen: int, owner: str) -> None:
+        next(m for m in self.members if m.contains(start, prefixlen)).claim(start, prefixlen, owner)
+
+    def check_overlaps(self) -> list[Problem]:
+        return [problem for member in self.members for problem in member.check_overlaps()]
+
+    def allocate(self, prefixlen: int, owner: str, site_path: str) -> int:
+        full: IpamError | None = None
+        while self._open < len(self.members):
+            try:
+                return self.members[self._open].allocate(prefixlen, owner, site_path)
+            except IpamError as exc:  # every village LAN is the same size: a full member stays full
+                full, self._open = exc, self._open + 1
+        if self.supernet is None:
+            raise full or IpamError(Problem("addressing.yml", site_path, "provinces.pools", "has no lan-village pool"))
+        numbers = [int(m.name.rpartition("-")[2]) for m in self.members if m.name.startswith(f"{self.name}/villages-")]
+        key = f"{self.name}/villages-{max(numbers, default=0) + 1}"
+        try:
+            start = self.supernet.allocate(self.block_len, key, site_path)
+        except IpamError:
+            raise IpamError(
+                Problem(
+                    "addressing.yml",
+                    site_path,
+                    "villages.supernet",
+                    f"{self.supernet.cidr} has no /{self.block_len} left for the villages of '{self.name}' "
+                    f"({len(numbers)} block(s) of theirs are full); enlarge villages.supernet",
+                )
+            ) from None
+        self.members.append(Pool(key, start, self.block_len))
+        self.taken[key] = to_cidr(start, self.block_len)
+        return self.members[-1].allocate(prefixlen, owner, site_path)
+
+
 def layout(region: str, block_start: int, block_prefixlen: int, plan: RegionPlan, where: str) -> dict[str, Pool]:
     """Carve a region's block into its pools, in the order addressing.yml lists them."""
     pools: dict[str, Pool] = {}

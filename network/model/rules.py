@@ -201,7 +201,26 @@ def _check_parent(network: Network, site: Site, bad) -> None:
         bad(site, "parent", f"'{parent.id}' is a {parent.tier}; a {site.tier} hangs under a {expected}")
 
 
+# A village is an access point of its township (docs/addressing.md): its LAN ends on the township's
+# router, over the township's access line, so it has no router, line or server of its own.
+ACCESS_POINT_TIERS = ("village",)
+
+
+def _check_access_point(site: Site, bad) -> None:
+    for field_name in ("devices", "uplinks", "hosts"):
+        if getattr(site, field_name):
+            bad(
+                site,
+                field_name,
+                f"a {site.tier} is an access point of its township: its LAN ends on the township's router "
+                f"and its traffic rides the township's lines, so it has no {field_name} of its own; remove them",
+            )
+
+
 def _check_devices(site: Site, bad) -> None:
+    if site.tier in ACCESS_POINT_TIERS:
+        _check_access_point(site, bad)
+        return
     if len(site.devices) == 1 and not site.hosts:  # nearly every site; nothing can be wrong
         return
     names = [d.name for d in site.devices]
@@ -221,6 +240,8 @@ def _check_uplinks(network: Network, site: Site, bad) -> None:
         if site.uplinks:
             bad(site, "uplinks", "the ministry has no uplink")
         return
+    if site.tier in ACCESS_POINT_TIERS:
+        return  # refused with its devices, if it states any
     if not site.uplinks:
         bad(site, "uplinks", "needs at least one line to its parent")
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Tiers from the top of the tree down; a site's parent sits exactly one tier above it.
 TIERS: tuple[str, ...] = ("ministry", "province", "city", "county", "township", "village")
@@ -26,8 +26,9 @@ BACKUP_LINE_TYPES = frozenset({"4g", "vpn"})
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
-# Laptops per office, from the reference plan: at least two per province/city/county, one per township.
-DEFAULT_LAPTOPS = {"ministry": 2, "province": 2, "city": 2, "county": 2, "township": 1, "village": 1}
+# Laptops per office, from the reference plan: at least two per province/city/county, one per township
+# (none at a village access point: its /30 holds the clerk's PC, docs/addressing.md).
+DEFAULT_LAPTOPS = {"ministry": 2, "province": 2, "city": 2, "county": 2, "township": 1, "village": 0}
 
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _BANDWIDTH = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG])(?:bps|b)?$", re.IGNORECASE)
@@ -241,6 +242,21 @@ class ManagementPlan(Strict):
     supernet: str  # one out-of-band management address (/32) per device, network-wide
 
 
+class VillagePlan(Strict):
+    """Village access points (docs/addressing.md): a fixed LAN each, first from the province's
+    `lan-village` pool, then from blocks of this supernet a province takes as it needs them."""
+
+    supernet: str
+    prefixlen: int = Field(default=17, ge=8, le=30)  # one block a province takes
+    allocate: int = Field(default=30, ge=24, le=30)  # one village's LAN: the gateway and the clerk's PC
+
+    @model_validator(mode="after")
+    def _block_holds_a_village(self) -> VillagePlan:
+        if self.prefixlen > self.allocate:
+            raise ValueError(f"prefixlen /{self.prefixlen} is smaller than one village's /{self.allocate}")
+        return self
+
+
 class LanSizing(Strict):
     growth: float = Field(default=1.5, ge=1.0)  # head-room over today's count
     min_prefixlen: int = Field(default=28, ge=16, le=30)
@@ -253,4 +269,5 @@ class AddressPlan(Strict):
     national: RegionPlan  # the ministry and national services
     provinces: RegionPlan  # one block per province; the province's whole subtree draws from it
     management: ManagementPlan
+    villages: VillagePlan | None = None  # None: villages only in the provinces' lan-village pools
     lan_sizing: LanSizing = LanSizing()

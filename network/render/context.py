@@ -19,6 +19,7 @@ from network.platforms import platform
 from network.render.design import BACKBONE, RenderIndex, unplanned
 
 ZONE_VLAN_BASE = 100  # DC zone n is VLAN 100 + n
+VILLAGE_VLAN_BASE = 200  # a township's village n (in file order) is VLAN 200 + n
 
 
 def device_context(index: RenderIndex, site: Site, device) -> dict[str, Any]:
@@ -83,7 +84,32 @@ def _site_interfaces(index: RenderIndex, site: Site, device, names: dict, loopba
         )
     if site.tier == "datacenter":
         interfaces += _zone_interfaces(index, site, names, own_area)
+    if site.tier == "township":
+        interfaces += _village_interfaces(index, site, names, own_area)
     return interfaces
+
+
+def _village_interfaces(index: RenderIndex, site: Site, names: dict, area: str) -> list[dict[str, Any]]:
+    """A township's villages are access points (docs/addressing.md): each one's gateway is a VLAN
+    interface of the township's router, passive in its OSPF area."""
+    network, found = index.network, []
+    villages = [network.sites[c] for c in network.children.get(site.id, ()) if network.sites[c].tier == "village"]
+    for n, village in enumerate(villages):
+        lan = index.site_lan(village)
+        if lan is None:
+            raise unplanned(network, village, "lan")
+        found.append(
+            {
+                "name": names["village"].format(n=VILLAGE_VLAN_BASE + n),
+                "kind": "village",
+                "village": village.id,
+                "vlan": VILLAGE_VLAN_BASE + n,
+                "description": f"village {village.slug} {village.posts} posts",
+                "address": gateway_of(lan),
+                "ospf": {"area": area, "passive": True},
+            }
+        )
+    return found
 
 
 def _zone_interfaces(index: RenderIndex, site: Site, names: dict, area: str) -> list[dict[str, Any]]:
@@ -140,12 +166,12 @@ def _link_interface(index: RenderIndex, end, names: dict, mine: str, theirs: str
 
 
 def _neighbor(index: RenderIndex, site: Site, end, theirs: str, peer_host: str) -> dict:
-    network, allocations = index.network, index.allocations
-    if end.role == "child":  # a province: export its block, take a default from the ministry
+    network = index.network
+    if end.role == "child":  # a province: export its blocks, take a default from the ministry
         accept = ["0.0.0.0/0", network.addressing.national.supernet]
-        advertise = [allocations.regions[site.id]]
-    else:  # the ministry: accept only that province's block
-        accept = [allocations.regions[end.peer_site.id]]
+        advertise = index.province_blocks(site)
+    else:  # the ministry: accept only that province's blocks
+        accept = index.province_blocks(end.peer_site)
         advertise = [network.addressing.national.supernet]
     return {
         "address": theirs,
@@ -178,9 +204,7 @@ def _bgp(index: RenderIndex, site: Site, loopback: str, neighbors: list[dict]) -
     if not neighbors:
         return None, []
     network = index.network
-    exports = (
-        [index.allocations.regions[site.id]] if site.tier == "province" else [network.addressing.national.supernet]
-    )
+    exports = index.province_blocks(site) if site.tier == "province" else [network.addressing.national.supernet]
     bgp = {"asn": index.asn(site), "router_id": loopback, "neighbors": neighbors, "networks": exports}
     statics = [{"prefix": p, "blackhole": True, "reason": "aggregate announced in BGP"} for p in exports]
     return bgp, statics

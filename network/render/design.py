@@ -111,6 +111,13 @@ class RenderIndex:
         entry = self.allocations.sites.get(site.id)
         return entry.get("lan") if entry else None
 
+    def province_blocks(self, province: Site) -> list[str]:
+        """What a province announces to the ministry: its /13, then the village blocks it took
+        beyond it (allocations.yml regions <province>/villages-<n>, docs/addressing.md)."""
+        regions, prefix = self.allocations.regions, f"{province.id}/villages-"
+        taken = sorted((int(key[len(prefix) :]), block) for key, block in regions.items() if key.startswith(prefix))
+        return [regions[province.id], *(block for _number, block in taken)]
+
     def asn(self, site: Site) -> int:
         """Private 4-byte ASN: the ministry has the base, province n (by its address block) base + n."""
         base = self.network.policy.bgp_asn_base

@@ -6,7 +6,7 @@ current). Against that record, a device is re-rendered when
 - its site changed, or a line of its site (before or after the change) ends on it;
 - an ancestor moved, was renamed or changed routers (its path, area, hostname or peers follow);
 - a data centre its site takes services from changed; a city's LAN (its OSPF area) moved;
-- one of its own allocations changed.
+- one of its own allocations changed, or a village of its township (its gateway is on the router).
 Configs of devices that left the model are removed. Anything the record cannot vouch for (no
 record, other shared inputs, allocations.yml changed since the last render, an old version of a
 sites file no longer cached, a new address region) renders in full, which is always correct.
@@ -104,6 +104,7 @@ class _Selector:
     def _site_changed(self, before: Site | None, after: Site | None) -> None:
         site_id = (after or before).id
         self._devices(site_id)
+        self._villages_township(before, after)
         if before is not None:
             self._far_ends(before, self.was)
         if after is not None:
@@ -118,7 +119,7 @@ class _Selector:
         """Mark the devices an allocation change reaches; None: it reaches every device."""
         section, key = change.section, change.key
         if section == "regions":
-            return None  # a province's block: its ASN, and every peer's
+            return None  # a province's block: its ASN, and every peer's (a village block: its exports)
         if section == "devices":
             self.wanted[tuple(key.split("/", 1))] = None  # type: ignore[index]
         elif section in ("sites", "zones"):
@@ -134,8 +135,15 @@ class _Selector:
     def _site_allocation_changed(self, section: str, site_id: str) -> None:
         self._devices(site_id)
         site = self.network.sites.get(site_id)
+        self._villages_township(self.was(site_id), site)
         if section == "sites" and site is not None and site.tier == "city":
             self._subtree(site_id)  # a city's LAN is its OSPF area id
+
+    def _villages_township(self, *versions: Site | None) -> None:
+        """A village's gateway is on its township's router: that router renders it (and its VLAN)."""
+        for version in versions:
+            if version is not None and version.tier == "village":
+                self._devices(version.parent)
 
     def _link_changed(self, site_id: str) -> bool | None:
         before, after = self.was(site_id), self.network.sites.get(site_id)

@@ -34,8 +34,11 @@ def grow_a_city(sites: list[dict]) -> None:
     site(sites, "jinhua")["posts"] = 200  # a new LAN, and the LAN's address is the city's OSPF area
 
 
+VILLAGE = {"id": "v1", "slug": "v1", "name": "第1村", "tier": "village", "parent": "choucheng", "posts": 1}
+
 EDITS = {
     "add": lambda sites: sites.append(TOWNSHIP),
+    "add-a-village": lambda sites: sites.append(VILLAGE),  # its gateway is on its township's router
     "move": move("choucheng", "dongyang"),
     "move-to-another-province": move("choucheng", "jiangning"),
     "move-a-county": move("dongyang", "hangzhou"),
