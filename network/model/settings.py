@@ -153,6 +153,8 @@ class Settings(Strict):
     db_name: str = Field(default="pension", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     db_maintainers: tuple[str, ...] = ()
     app_port: int = Field(default=7001, ge=1, le=65_535)
+    # the middleware serves TLS (a certificate from the CA) and the web tier verifies it
+    app_tls: bool = False
     backup_retention_full: int = Field(default=2, ge=1, le=52)
     # the DR pair's replication (group_vars dr.yml, docs/dr.md): sync waits for the DR standby
     dr_mode: Literal["sync", "async"] = "sync"
@@ -191,6 +193,12 @@ class Settings(Strict):
         bad = [r for r in self.access_clerk_roles if not re.fullmatch(r"[a-z][a-z0-9_-]{1,31}", r)]
         if bad:
             raise ValueError(f"access_clerk_roles: {', '.join(bad)}: a role is [a-z][a-z0-9_-] (it is OU=<role>)")
+        return self
+
+    @model_validator(mode="after")
+    def _app_tls_has_a_ca(self) -> Settings:
+        if self.app_tls and not self.access_tls_ca_certificate:
+            raise ValueError("app_tls: the middleware's certificate comes from the CA; set access_tls_ca_certificate")
         return self
 
     @model_validator(mode="after")

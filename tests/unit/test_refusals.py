@@ -255,3 +255,21 @@ def test_the_access_policy_is_validated_with_its_file_and_field(
     path.write_text(text)
     assert result.exit_code == 2, result.output
     assert "group_vars/all" in result.output and said in result.output, result.output
+
+
+def test_the_middleware_over_tls_needs_the_ca(tmp_path: Path) -> None:
+    """jinbao_app_tls (pension_app serves, web_proxy verifies) without the CA that issues its
+    certificate is refused by validate, naming the file and field, before any converge."""
+    sample = copy_inventory(GOLDEN.parents[1] / "inventories" / "sample-province", tmp_path / "sample")
+    business = sample / "group_vars" / "all" / "business.yml"
+    text = business.read_text()
+    assert "jinbao_app_tls: false" in text
+    assert run("validate", sample).exit_code == 0
+    business.write_text(text.replace("jinbao_app_tls: false", "jinbao_app_tls: true"))
+    result = run("validate", sample)
+    assert result.exit_code == 2, result.output
+    assert (
+        "group_vars/all" in result.output
+        and "app_tls" in result.output
+        and "access_tls_ca_certificate" in result.output
+    )
