@@ -18,8 +18,10 @@ the router and its lines away, and the lab must match the model again.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,23 +179,41 @@ def reaches_dc(env: Path, site_id: str, seconds: float = VERIFY_S) -> str:
         time.sleep(1)
 
 
-def clerk_writes(env: Path, site_id: str, stamp: str) -> str:
+def clerk_identity(env: Path, site_id: str) -> Future:
+    """The township clerk's certificate from the CA, asked for at once (a playbook run of some
+    seconds that needs nothing of the new router), in the background."""
+    from network.dr.identity import clerk_certificate
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(clerk_certificate, env, f"clerk.{site_id}")
+    pool.shutdown(wait=False)
+    return future
+
+
+def clerk_writes(env: Path, site_id: str, stamp: str, identity: Future) -> str:
     """One enrollment by the township's clerk (client certificate from the CA), acknowledged."""
     from network.dr import load as clerk
     from network.dr import measure
-    from network.dr.identity import IdentityError, clerk_certificate
+    from network.dr.identity import IdentityError
     from network.dr.plan import drill_plan
     from network.lab.control import NodeControl
 
     network, allocations, topo = _topology(env)
     plan = drill_plan(network, allocations, site_id)
     nodes = NodeControl(env, topo, network.settings)
-    load = clerk.Load(plan, f"/tmp/jinbao-onboard-{stamp}", f"onboard-{stamp}-", writes=1, seconds=30.0)
+    # one write a second at most, stopped at the first acknowledgement (the load retries a failed
+    # write with its request id, so whatever is acknowledged was written once)
+    load = clerk.Load(plan, f"/tmp/jinbao-onboard-{stamp}", f"onboard-{stamp}-", writes=30, seconds=30.0)
     try:
-        command = clerk.prepare(nodes, load, clerk_certificate(env, f"clerk.{site_id}"))
+        command = clerk.prepare(nodes, load, identity.result(timeout=150))
     except IdentityError as exc:
         raise LabError(str(exc)) from None
-    nodes.exec(plan.clerk, command)
+    writing = threading.Thread(target=nodes.exec, args=(plan.clerk, command), daemon=True)
+    writing.start()
+    while writing.is_alive() and not any(a.acknowledged for a in measure.parse(clerk.read(nodes, load))[0]):
+        time.sleep(0.3)
+    clerk.stop(nodes, load)
+    writing.join(timeout=clerk.TIMEOUT_S + 5)
     attempts = measure.parse(clerk.read(nodes, load))[0]
     nodes.exec(plan.clerk, ["rm", "-rf", load.directory])
     acknowledged = [a for a in attempts if a.acknowledged]
@@ -217,32 +237,48 @@ def lab_matches(env: Path) -> str:
     return f"{len(topo.nodes)} nodes as the model says"
 
 
-def onboard(run: Run, vault_password_file: Path | None = None) -> Run:
-    changes = run.changes
-    env, new, stamp = changes.env, changes.new_router or "", run.started_at.strftime("%Y%m%dT%H%M%SZ")
-    steps = [
-        ("write sites.yml, allocations.yml, configs", lambda: write_files(changes, vault_password_file)),
-        ("lab up: the router and its lines", lambda: lab_up(env)),
-        (f"day 0 of {new} (frr_router role)", lambda: day0(env, new)),
-        ("push with commit-confirm", lambda: push_routers(run, [*changes.upstream, new], vault_password_file)),
-        ("reaches its provincial DC", lambda: reaches_dc(env, changes.site_id)),
-        ("a clerk writes through the application", lambda: clerk_writes(env, changes.site_id, stamp)),
-    ]
-    for name, action in steps if in_lab(env) else steps[:1]:
+def _write_then(run: Run, vault_password_file: Path | None) -> bool:
+    """The files first; the lab's steps only where there is a lab. Whether to go on."""
+    written = run.step(
+        "write sites.yml, allocations.yml, configs", lambda: write_files(run.changes, vault_password_file)
+    )
+    return written and in_lab(run.changes.env)
+
+
+def _steps(run: Run, steps: list[tuple[str, Callable[[], str]]]) -> Run:
+    for name, action in steps:
         if not run.step(name, action):
             break
     return run
+
+
+def onboard(run: Run, vault_password_file: Path | None = None) -> Run:
+    changes = run.changes
+    env, new, stamp = changes.env, changes.new_router or "", run.started_at.strftime("%Y%m%dT%H%M%SZ")
+    if not _write_then(run, vault_password_file):
+        return run
+    identity = clerk_identity(env, changes.site_id)  # meanwhile
+    return _steps(
+        run,
+        [
+            ("lab up: the router and its lines", lambda: lab_up(env)),
+            (f"day 0 of {new} (frr_router role)", lambda: day0(env, new)),
+            ("push with commit-confirm", lambda: push_routers(run, [*changes.upstream, new], vault_password_file)),
+            ("reaches its provincial DC", lambda: reaches_dc(env, changes.site_id)),
+            ("a clerk writes through the application", lambda: clerk_writes(env, changes.site_id, stamp, identity)),
+        ],
+    )
 
 
 def offboard(run: Run, vault_password_file: Path | None = None) -> Run:
     changes, env = run.changes, run.changes.env
-    steps = [
-        ("write sites.yml, allocations.yml, configs", lambda: write_files(changes, vault_password_file)),
-        ("push: the lines out of use", lambda: push_routers(run, changes.upstream, vault_password_file)),
-        ("lab up: the router and its lines go", lambda: lab_up(env)),
-        ("the lab matches the model", lambda: lab_matches(env)),
-    ]
-    for name, action in steps if in_lab(env) else steps[:1]:
-        if not run.step(name, action):
-            break
-    return run
+    if not _write_then(run, vault_password_file):
+        return run
+    return _steps(
+        run,
+        [
+            ("push: the lines out of use", lambda: push_routers(run, changes.upstream, vault_password_file)),
+            ("lab up: the router and its lines go", lambda: lab_up(env)),
+            ("the lab matches the model", lambda: lab_matches(env)),
+        ],
+    )
