@@ -174,3 +174,43 @@ def test_taking_a_site_out_is_the_inverse_of_adding_it(inventory: str, tmp_path:
     original = (env / "sites.yml").read_text()
     assert staged.text != original
     assert plan.without_site(staged.text, "xs", "sites.yml") == original
+
+
+def test_apply_in_the_lab_runs_the_steps_in_order_and_stops_at_a_failure(env: Path, monkeypatch) -> None:
+    """Onboarding: files, lab up, day 0, push, DC, clerk; offboarding pushes before lab up takes the
+    lines away (docs/lab.md, "Removing a township"). A failed step ends the run: exit 3, said which."""
+    from network.errors import LabError
+    from network.onboard import apply
+
+    calls: list[str] = []
+
+    def step(name: str, fail: bool = False):
+        def run(*args, **kwargs) -> str:
+            calls.append(name)
+            if fail:
+                raise LabError(f"{name} failed on purpose")
+            return name
+
+        return run
+
+    monkeypatch.setattr(apply, "in_lab", lambda _env: True)
+    monkeypatch.setattr(apply, "clerk_identity", lambda *_a: None)
+    for name in ("lab_up", "day0", "push_routers", "reaches_dc", "clerk_writes", "lab_matches"):
+        monkeypatch.setattr(apply, name, step(name))
+    onboarded = jinbao("onboard", "township", env, *NEW, "--apply", "--json")
+    assert onboarded.exit_code == 0, onboarded.output
+    assert calls == ["lab_up", "day0", "push_routers", "reaches_dc", "clerk_writes"]
+    assert "seconds_to_verified" in json.loads(onboarded.stdout)
+
+    calls.clear()
+    offboarded = jinbao("offboard", "township", env, "xiaoshun", "--apply", "--yes", "--json")
+    assert offboarded.exit_code == 0, offboarded.output
+    assert calls == ["push_routers", "lab_up", "lab_matches"]
+
+    calls.clear()
+    monkeypatch.setattr(apply, "day0", step("day0", fail=True))
+    failed = jinbao("onboard", "township", env, *NEW, "--apply", "--json")
+    assert failed.exit_code == 3, failed.output
+    assert calls == ["lab_up", "day0"]
+    steps = json.loads(failed.stdout)["verification"]
+    assert [s["ok"] for s in steps] == [True, True, False] and "day0 failed on purpose" in steps[-1]["detail"]
