@@ -91,10 +91,10 @@ def _finish(changes, asked: dict, do_apply: bool, started: float, vault, as_json
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        if not do_apply or not shown:
+        if not shown:
             _show(changes)
-        if run is not None:
-            console.out.print(escape(record.text(report)), highlight=False, soft_wrap=True)
+        if run is not None:  # the diffs are above: the record's text without them
+            console.out.print(escape(record.text(report, diffs=False)), highlight=False, soft_wrap=True)
             _verdict(report)
         else:
             console.out.print(
@@ -118,7 +118,7 @@ def _show(changes) -> None:
 def _verdict(report: dict) -> None:
     what = report["what"]
     mark = "[green]✓[/]" if report["ok"] else "[red]✗[/]"
-    done = "verified" if report["ok"] else "failed"
+    done = ("verified" if report["in_lab"] else "written (no lab: nothing pushed)") if report["ok"] else "failed"
     console.out.print(
         f"{mark} {what['action']} {what['site']}: {done} in {report['seconds_to_verified']} s "
         f"from the command; record {escape(report['record'])}",

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from network import envstate
-from network.onboard.apply import Run
+from network.onboard.apply import Run, in_lab
 from network.onboard.plan import ChangeSet
 
 
@@ -43,6 +43,7 @@ def build_record(changes: ChangeSet, run: Run | None, request: dict) -> dict:
         "who": who(),
         "when": {"started": _iso(run.started_at if run else now), "finished": _iso(now)},
         "applied": run is not None,
+        "in_lab": run is not None and in_lab(changes.env),
         "ok": run.ok if run else True,
         "diffs": changes.diffs(),
         "verification": [s.as_dict() for s in run.steps] if run else [],
@@ -67,8 +68,8 @@ def write(env: Path, record: dict, root: Path | None = None) -> Path:
     return path
 
 
-def text(record: dict) -> str:
-    """The record as a ticket's comment."""
+def text(record: dict, diffs: bool = True) -> str:
+    """The record as a ticket's comment (`diffs`: with them)."""
     what = record["what"]
     lines = [
         f"{what['action']} {what['path']} ({what['site']}) in {what['environment']}",
@@ -85,7 +86,9 @@ def text(record: dict) -> str:
         lines.append(f"  [{mark}] {step['name']} ({step['seconds']} s){detail}")
     if "seconds_to_verified" in record:
         verdict = "verified" if record["ok"] else "NOT verified"
+        if not record["in_lab"]:
+            verdict = "files written, nothing pushed (no lab: docs/onboarding.md)" if record["ok"] else "NOT written"
         lines.append(f"{verdict}: {record['seconds_to_verified']} s from the command")
-    for name, diff in record["diffs"].items():
+    for name, diff in record["diffs"].items() if diffs else ():
         lines += ["", f"### {name}", diff.rstrip("\n") or "(no change)"]
     return "\n".join(lines) + "\n"
