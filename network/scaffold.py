@@ -109,16 +109,16 @@ def _insert(text: str, record: dict[str, Any], network: Network, label: str) -> 
     subtree = _subtree(network, record.get("parent"))
     ids = [site.get("id") if isinstance(site, dict) else None for site in listed]
     at = max((i for i, site_id in enumerate(ids) if site_id in subtree), default=len(items) - 1)
-    body, trailing = _split_trailing(items[at])
+    body, trailing = split_trailing(items[at])
     # sites separated by a blank line (the sample) or not (the lab, where blank lines open sections)
-    gaps = [_split_trailing(item)[1].startswith("\n") for item in items[:-1]]
+    gaps = [split_trailing(item)[1].startswith("\n") for item in items[:-1]]
     separated = sum(gaps) * 2 > len(gaps)
     indent = len(chunks.ITEM.match(items[at]).group(1))  # type: ignore[union-attr]
     block = ("\n" if separated else "") + _render(record, indent)
     return head + "".join(items[:at]) + body + block + trailing + "".join(items[at + 1 :])
 
 
-def _split_trailing(item: str) -> tuple[str, str]:
+def split_trailing(item: str) -> tuple[str, str]:
     """A site's text: its own lines, and the blank and comment lines after them."""
     lines = item.splitlines(keepends=True)
     end = len(lines)

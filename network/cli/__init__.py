@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from network.cli import capacity, console, devices, dr, intent, lab, new, show, zones
+from network.cli import capacity, console, devices, dr, intent, lab, new, onboard, show, zones
 
 app = typer.Typer(
     help="jinbao-net: source of truth, IPAM and config rendering for the social-insurance private network.",
@@ -35,6 +35,10 @@ new_app = typer.Typer(
     help="New environments and sites from templates (inventories/sample-province).", no_args_is_help=True
 )
 app.add_typer(new_app, name="new")
+onboard_app = typer.Typer(help="Extend a line to a new site: plan, render, apply, verify.", no_args_is_help=True)
+app.add_typer(onboard_app, name="onboard")
+offboard_app = typer.Typer(help="Take a site out: free exactly what onboarding took.", no_args_is_help=True)
+app.add_typer(offboard_app, name="offboard")
 
 for command in (intent.validate, intent.plan, intent.render):
     app.command()(command)
@@ -54,6 +58,8 @@ dr_app.command("drill")(dr.dr_drill)
 new_app.command("province")(new.new_province)
 for tier in ("city", "county", "township"):
     new_app.command(tier)(new.site_command(tier))
+onboard_app.command("township")(onboard.onboard_township)
+offboard_app.command("township")(onboard.offboard_township)
 
 __all__ = ["app", "console"]
 
