@@ -112,16 +112,14 @@ def sort_links(spec, changes):
     ]
     # Docker attaches networks in no fixed order when it restarts a node: FRR may then have
     # put addresses on the wrong interfaces. Stop it, start the links afresh, start it again.
+    # A link only added or only taken away (a line onboarded or offboarded) holds none of
+    # FRR's addresses: FRR, and the router's other adjacencies, are left alone.
     reset = bool(wrong or docker_addresses or stale)
-    restart_frr = reset and frr_active()
+    frr = frr_active()
+    restart_frr = frr and bool(holding_frr(wrong, by_mac, plumbing))
     if restart_frr:
         subprocess.run(["systemctl", "stop", "frr"], check=True)
-    rename(wrong, by_mac, changes)
-    if reset:
-        for name in link_names:  # routers: FRR puts its own back; servers: see set_addresses
-            for address in addresses(name):
-                ip("addr", "del", address, "dev", name)
-        changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses)
+    renew_links(wrong, by_mac, link_names, docker_addresses if reset else None, frr and not restart_frr, changes)
     clean_management(spec, changes)
     for name in wanted.values():
         state = json.loads(ip("-j", "link", "show", "dev", name))[0]
@@ -129,6 +127,30 @@ def sort_links(spec, changes):
             ip("link", "set", "dev", name, "up")
             changes.extend([] if reset else [f"{name} up"])
     return reset, restart_frr
+
+
+def renew_links(wrong, by_mac, link_names, docker_addresses, keep_frr, changes):
+    """Rename the links by MAC; with `docker_addresses` (None: nothing to strip) strip them: only
+    those while FRR keeps running (before the renames, by the names they have now), else every
+    address of the links (routers: FRR puts its own back; servers: see set_addresses)."""
+    if docker_addresses is not None and keep_frr:
+        for dev, address in docker_addresses:
+            ip("addr", "del", address, "dev", dev)
+    rename(wrong, by_mac, changes)
+    if docker_addresses is not None and not keep_frr:
+        for name in link_names:
+            for address in addresses(name):
+                ip("addr", "del", address, "dev", name)
+    changes.extend(f"{dev}: docker address {a} removed" for dev, a in docker_addresses or [])
+
+
+def holding_frr(wrong, by_mac, plumbing):
+    """The wrongly named links that hold an address of FRR's (any but Docker's plumbing)."""
+    return [
+        by_mac[mac]["ifname"]
+        for mac in wrong
+        if any(ipaddress.ip_interface(a).ip not in plumbing for a in addresses(by_mac[mac]["ifname"]))
+    ]
 
 
 def rename(wrong, by_mac, changes):
@@ -251,6 +273,8 @@ def main(spec):
     added = set_addresses(spec, changes)
     restore_resolvers(changes)
     if restart_frr:
+        # pushes reload FRR too: a start refused for systemd's start limit is not a failed wiring
+        subprocess.run(["systemctl", "reset-failed", "frr"], check=False)
         subprocess.run(["systemctl", "start", "frr"], check=True)
         changes.append("frr restarted on the wired links")
     if reset or added:
