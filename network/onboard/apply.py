@@ -5,19 +5,22 @@ network.build.apply_plan writes allocations.yml and renders the devices the chan
 what it writes must be the allocations the change set showed, else the files go back.
 
 In the lab (the environment has lab state), onboarding then runs `jinbao lab up` (the new
-router and its lines), gives the new router its day 0 (the frr_router role, playbooks/wan.yml:
-FRR's daemons for its config and the rendered config, as `make lab` gives every router: a push
-cannot start ospfd), pushes the routers its lines land on and the new one with commit-confirm
-(network.push, as `jinbao push --limit ... --yes`), and verifies from the township's LAN: it
-reaches its province's data centre, and a clerk there writes through web -> middleware ->
-database with the clerk's certificate (the DR drill's clerk, network/dr/load.py). Offboarding
-goes the other way round: the routers stop using the lines first (push), then `lab up` takes
-the router and its lines away, and the lab must match the model again.
+router and its lines), gives the new router its day 0 (playbooks/router-day0.yml: the baseline
+and frr_router roles: the management plane, FRR's daemons for its config and the rendered
+config, as `make lab` gives every router: a push cannot start ospfd), pushes the routers its
+lines land on and the new one with commit-confirm (network.push, as `jinbao push --limit ...
+--yes`), has the DC firewalls take the township's LAN into the private WAN (zones.yml), and
+verifies from the township's LAN: it reaches its province's data centre, and a clerk there
+writes through web -> middleware -> database with the clerk's certificate (the DR drill's
+clerk, network/dr/load.py). Offboarding goes the other way round: the routers stop using the
+lines first (push), then `lab up` takes the router and its lines away, the lab must match the
+model again, the firewalls let the LAN go, and the other townships must still reach their DC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +35,8 @@ from network.onboard.plan import ChangeSet
 from network.planned import planned
 
 VERIFY_S = 60.0  # how long the township may take to reach its data centre (OSPF adjacencies form)
-WAN = servers.REPO / "playbooks" / "wan.yml"
+DAY0 = servers.REPO / "playbooks" / "router-day0.yml"
+ZONES = servers.REPO / "playbooks" / "zones.yml"
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Run:
         self.say(f"{name} ...")
         try:
             detail, ok = action(), True
-        except (JinbaoError, OSError, LookupError) as exc:
+        except (JinbaoError, servers.AnsibleRunFailed, subprocess.TimeoutExpired, OSError, LookupError) as exc:
             detail, ok = str(exc), False
         self.steps.append(Step(name, ok, round(time.monotonic() - began, 1), detail))
         self.say(f"{name}: {'ok' if ok else 'FAILED'} in {self.steps[-1].seconds} s{f' ({detail})' if detail else ''}")
@@ -124,12 +128,27 @@ def lab_up(env: Path) -> str:
 
 
 def day0(env: Path, hostname: str) -> str:
-    """The new lab router's first config: the frr_router role (daemons, frr.conf), limited to it."""
-    report = servers.run_json(env.resolve(), WAN, ["--limit", hostname], timeout=300)
+    """The new lab router's first converge, limited to it, as `make lab` gives every router: the
+    management plane (the baseline role: sshd trusting the operator CA, which the push's
+    certificate login needs, syslog, NTP, the level-3 rules the audit checks), then the
+    frr_router role (FRR's daemons for its config, the rendered config: a push cannot start ospfd)."""
+    report = servers.run_json(env.resolve(), DAY0, ["--limit", hostname], timeout=300)
     failed = [f"{h.hostname}: {h.error}" for h in servers.parse(report).values() if h.error]
     if failed or hostname not in servers.parse(report):
-        raise LabError(f"playbooks/wan.yml --limit {hostname}: {'; '.join(failed) or 'the host did not run'}")
-    return f"playbooks/wan.yml --limit {hostname}"
+        raise LabError(f"playbooks/router-day0.yml --limit {hostname}: {'; '.join(failed) or 'the host did not run'}")
+    return f"playbooks/router-day0.yml --limit {hostname}"
+
+
+def firewalls(env: Path) -> str:
+    """The DC firewalls take the private WAN's new addresses: zones.yml compiled and loaded on the
+    lab's zone firewalls (playbooks/zones.yml, its compile and firewall plays only)."""
+    limit = "localhost,firewalls"
+    parsed = servers.parse(servers.run_json(env.resolve(), ZONES, ["--limit", limit], timeout=300))
+    failed = [f"{h.hostname}: {h.error}" for h in parsed.values() if h.error]
+    walls = sorted(h for h in parsed if h != "localhost")
+    if failed or not walls:
+        raise LabError(f"playbooks/zones.yml --limit {limit}: {'; '.join(failed) or 'no firewall ran'}")
+    return f"playbooks/zones.yml --limit {limit}: {', '.join(walls)}"
 
 
 def push_routers(run: Run, hostnames: list[str], vault_password_file: Path | None = None) -> str:
@@ -237,6 +256,28 @@ def lab_matches(env: Path) -> str:
     return f"{len(topo.nodes)} nodes as the model says"
 
 
+def neighbours_reach_dc(changes: ChangeSet, seconds: float = VERIFY_S) -> str:
+    """After an offboarding, every other township under the routers whose lines changed still
+    reaches its province's DC (OSPF given `seconds` to settle)."""
+    network = changes.network
+    if network is None:
+        raise LabError("the change set has no model after the change")
+    upstream = {
+        site.id for site, device in network.iter_devices() if network.hostname(site, device.name) in changes.upstream
+    }
+    townships = [s.id for s in network.sites.values() if s.tier == "township" and s.parent in upstream]
+    if not townships:
+        return "no other township under " + ", ".join(changes.upstream)
+    return "; ".join(reaches_dc(changes.env, site_id, seconds) for site_id in townships)
+
+
+def _firewalls(changes: ChangeSet) -> list[tuple[str, Callable[[], str]]]:
+    """The firewalls' step, when the change set changes their rules."""
+    if not changes.firewalls_change:
+        return []
+    return [("the DC firewalls take the private WAN's addresses", lambda: firewalls(changes.env))]
+
+
 def _write_then(run: Run, vault_password_file: Path | None) -> bool:
     """The files first; the lab's steps only where there is a lab. Whether to go on."""
     written = run.step(
@@ -262,8 +303,9 @@ def onboard(run: Run, vault_password_file: Path | None = None) -> Run:
         run,
         [
             ("lab up: the router and its lines", lambda: lab_up(env)),
-            (f"day 0 of {new} (frr_router role)", lambda: day0(env, new)),
+            (f"day 0 of {new} (baseline and frr_router roles)", lambda: day0(env, new)),
             ("push with commit-confirm", lambda: push_routers(run, [*changes.upstream, new], vault_password_file)),
+            *_firewalls(changes),
             ("reaches its provincial DC", lambda: reaches_dc(env, changes.site_id)),
             ("a clerk writes through the application", lambda: clerk_writes(env, changes.site_id, stamp, identity)),
         ],
@@ -280,5 +322,7 @@ def offboard(run: Run, vault_password_file: Path | None = None) -> Run:
             ("push: the lines out of use", lambda: push_routers(run, changes.upstream, vault_password_file)),
             ("lab up: the router and its lines go", lambda: lab_up(env)),
             ("the lab matches the model", lambda: lab_matches(env)),
+            *_firewalls(changes),
+            ("the upstream routers' other townships reach their DC", lambda: neighbours_reach_dc(changes)),
         ],
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from network import ipam
+from network import ipam, zones
 from network.capacity import BELOW, capacity_report
 from network.errors import JinbaoError, ModelError, Problem
 from network.ipam import incremental
@@ -111,6 +111,13 @@ class ChangeSet:
     warnings: list[str] = field(default_factory=list)
     network: Network | None = None  # the model after the change
     allocations: ipam.Allocations | None = None
+    wan_before: str = ""  # the private WAN's addresses as the DC firewalls admit it, one a line
+    wan_after: str = ""
+
+    @property
+    def firewalls_change(self) -> bool:
+        """Whether the DC firewalls' rules change (zones.yml's wan zone takes in or lets go the site)."""
+        return self.wan_before != self.wan_after
 
     @property
     def new_router(self) -> str | None:
@@ -128,7 +135,8 @@ class ChangeSet:
                 self.allocations_before, self.allocations_after, "allocations.yml", "allocations.yml"
             ),
         }
-        return files | {r.hostname: r.diff for r in self.routers}
+        firewalls = {WAN_LABEL: unified(self.wan_before, self.wan_after, WAN_LABEL, WAN_LABEL)}
+        return files | {r.hostname: r.diff for r in self.routers} | (firewalls if self.firewalls_change else {})
 
     def as_dict(self) -> dict:
         return {
@@ -145,6 +153,17 @@ class ChangeSet:
             "warnings": self.warnings,
             "diffs": self.diffs(),
         }
+
+
+WAN_LABEL = "the DC firewalls' private WAN (zones.yml's wan zone)"
+
+
+def _wan(env: Path, network: Network, allocations: ipam.Allocations) -> str:
+    """The addresses the DC firewalls take for the private WAN (every site LAN, line and loopback,
+    collapsed), one a line; '' when the environment has no zones.yml."""
+    if zones.load_if_any(env, network) is None:
+        return ""
+    return "".join(f"{net}\n" for net in zones.wan_addresses(network, allocations))
 
 
 def unified(before: str, after: str, old: str, new: str) -> str:
@@ -229,7 +248,7 @@ def onboard(env: str | Path, request: Township, vault_password_file: Path | None
         "onboard", env, site.id, edit.network.path(site), edit.label,
         edit.path.read_text(encoding="utf-8"), edit.text,
         _text(env), ipam.store.dumps(plan.allocations), plan.changes, routers, warnings,
-        edit.network, plan.allocations,
+        edit.network, plan.allocations, _wan(env, before, previous), _wan(env, edit.network, plan.allocations),
     )  # fmt: skip
 
 
@@ -307,4 +326,5 @@ def offboard(env: str | Path, slug: str, vault_password_file: Path | None = None
     return ChangeSet(
         "offboard", env, site_id, before.path(site), label, text, edited,
         _text(env), ipam.store.dumps(plan.allocations), plan.changes, routers, [], after, plan.allocations,
+        _wan(env, before, previous), _wan(env, after, plan.allocations),
     )  # fmt: skip

@@ -6,6 +6,7 @@ renders) only; the lab's part is tests/lab/test_onboard.py.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from network import build, envstate, scaffold
 from network.cli import app
 from network.onboard import plan
+from network.onboard.plan import WAN_LABEL
 
 runner = CliRunner()
 NEW = ["yiwu", "xiaoshun", "--name", "孝顺镇", "--line", "mstp,10M", "--posts", "4", "--insured", "30000"]
@@ -57,7 +59,12 @@ def test_the_change_set_is_shown_and_nothing_is_written(env: Path, tmp_path: Pat
     assert "+ description downlink xiaoshun-r1 china-telecom mstp 10M" in diffs["yiwu-r1"]
     assert "+ description downlink xiaoshun-r1 china-mobile 4g 20M" in diffs["jinhua-r1"]
     assert "+hostname xiaoshun-r1" in diffs["xiaoshun-r1"]
-    # only additions anywhere: nothing else moves
+    # the DC firewalls' WAN set takes the township's LAN in (collapsed: neighbours may merge)
+    wan = diffs.pop(WAN_LABEL).splitlines()[2:]
+    lan = ipaddress.ip_network(next(a["new"]["lan"] for a in what["allocations"] if a["key"] == "xiaoshun"))
+    after = [ipaddress.ip_network(line[1:]) for line in wan if line[:1] in ("+", " ")]
+    assert any(lan.subnet_of(net) for net in after) and any(line.startswith("+") for line in wan), wan
+    # only additions anywhere else: nothing else moves
     removed = [k for k, d in diffs.items() for line in d.splitlines() if line.startswith("-") and line[:3] != "---"]
     assert removed == []
 
@@ -177,8 +184,9 @@ def test_taking_a_site_out_is_the_inverse_of_adding_it(inventory: str, tmp_path:
 
 
 def test_apply_in_the_lab_runs_the_steps_in_order_and_stops_at_a_failure(env: Path, monkeypatch) -> None:
-    """Onboarding: files, lab up, day 0, push, DC, clerk; offboarding pushes before lab up takes the
-    lines away (docs/lab.md, "Removing a township"). A failed step ends the run: exit 3, said which."""
+    """Onboarding: files, lab up, day 0, push, firewalls, DC, clerk; offboarding pushes before lab
+    up takes the lines away (docs/lab.md, "Removing a township"), then the firewalls, then the
+    other townships must reach their DC. A failed step ends the run: exit 3, said which."""
     from network.errors import LabError
     from network.onboard import apply
 
@@ -195,17 +203,26 @@ def test_apply_in_the_lab_runs_the_steps_in_order_and_stops_at_a_failure(env: Pa
 
     monkeypatch.setattr(apply, "in_lab", lambda _env: True)
     monkeypatch.setattr(apply, "clerk_identity", lambda *_a: None)
-    for name in ("lab_up", "day0", "push_routers", "reaches_dc", "clerk_writes", "lab_matches"):
+    for name in (
+        "lab_up",
+        "day0",
+        "push_routers",
+        "firewalls",
+        "reaches_dc",
+        "clerk_writes",
+        "lab_matches",
+        "neighbours_reach_dc",
+    ):
         monkeypatch.setattr(apply, name, step(name))
     onboarded = jinbao("onboard", "township", env, *NEW, "--apply", "--json")
     assert onboarded.exit_code == 0, onboarded.output
-    assert calls == ["lab_up", "day0", "push_routers", "reaches_dc", "clerk_writes"]
+    assert calls == ["lab_up", "day0", "push_routers", "firewalls", "reaches_dc", "clerk_writes"]
     assert "seconds_to_verified" in json.loads(onboarded.stdout)
 
     calls.clear()
     offboarded = jinbao("offboard", "township", env, "xiaoshun", "--apply", "--yes", "--json")
     assert offboarded.exit_code == 0, offboarded.output
-    assert calls == ["push_routers", "lab_up", "lab_matches"]
+    assert calls == ["push_routers", "lab_up", "lab_matches", "firewalls", "neighbours_reach_dc"]
 
     calls.clear()
     monkeypatch.setattr(apply, "day0", step("day0", fail=True))
@@ -214,3 +231,26 @@ def test_apply_in_the_lab_runs_the_steps_in_order_and_stops_at_a_failure(env: Pa
     assert calls == ["lab_up", "day0"]
     steps = json.loads(failed.stdout)["verification"]
     assert [s["ok"] for s in steps] == [True, True, False] and "day0 failed on purpose" in steps[-1]["detail"]
+
+
+def test_apply_refuses_a_plan_other_than_the_one_shown_and_puts_both_files_back(env: Path) -> None:
+    """What --apply writes is the change set shown: the sites file changed since (another
+    engineer's township), or a plan at write time that is not the one shown, stops it with
+    both files as they were."""
+    from dataclasses import replace
+
+    from network.errors import JinbaoError
+    from network.onboard import apply
+
+    request = plan.Township("yiwu", "xiaoshun", "孝顺镇", plan.parse_line("mstp,10M", "--line", None, False))
+    before = files(env)
+    changes = plan.onboard(env, request)
+    with pytest.raises(JinbaoError, match="differs from the change set shown"):
+        apply.write_files(replace(changes, allocations_after=changes.allocations_after.replace("xiaoshun", "other")))
+    assert files(env) == before
+
+    (env / "sites.yml").write_text(changes.sites_before + "# another engineer's edit\n", encoding="utf-8")
+    edited = files(env)
+    with pytest.raises(JinbaoError, match="changed since the change set was made"):
+        apply.write_files(changes)
+    assert files(env) == edited
