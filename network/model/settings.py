@@ -176,6 +176,9 @@ class Settings(Strict):
     access_tls_server_days: int = Field(default=365, ge=2, le=825)
     access_tls_renew_days: int = Field(default=30, ge=1)
     access_clerk_roles: tuple[str, ...] = ()
+    # logs to the DC's collector over TLS (RFC 5425, port 6514; the collector's certificate from
+    # the CA): read by the baseline (every node) and ops_server (the collector) alike
+    syslog_tls: bool = False
     # where Debian packages come from (group_vars offline.yml): the lab's image builds
     # (debootstrap, then apt-get in the Dockerfiles); an air-gapped site names its own mirror
     debian_mirror: str = Field(default="http://deb.debian.org/debian", pattern=r"^(https?|file)://\S+[^/]$")
@@ -199,6 +202,12 @@ class Settings(Strict):
     def _app_tls_has_a_ca(self) -> Settings:
         if self.app_tls and not self.access_tls_ca_certificate:
             raise ValueError("app_tls: the middleware's certificate comes from the CA; set access_tls_ca_certificate")
+        return self
+
+    @model_validator(mode="after")
+    def _syslog_tls_has_a_ca(self) -> Settings:
+        if self.syslog_tls and not self.access_tls_ca_certificate:
+            raise ValueError("syslog_tls: the collector's certificate comes from the CA; set access_tls_ca_certificate")
         return self
 
     @model_validator(mode="after")

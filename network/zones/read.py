@@ -31,10 +31,28 @@ def load(env: Path, today: dt.date | None = None, network=None) -> PolicySpec:
         from network.model import load as load_model
 
         network = load_model(env, cache=False)
-    problems = validate(policy, today) + unplaced_roles(policy, network)
+    problems = validate(policy, today) + unplaced_roles(policy, network) + _syslog_port(policy, network)
     if problems:
         raise ModelError(problems)
     return policy
+
+
+SYSLOG_PORTS = {True: 6514, False: 514}  # RFC 5425 over TLS; plain TCP
+
+
+def _syslog_port(policy: PolicySpec, network) -> list[Problem]:
+    """zones.yml's `syslog` service must be the port the collector listens on: 6514 when logs
+    travel over TLS (group_vars jinbao_syslog_tls), else 514. A mismatch drops every node's logs
+    at the zone firewalls."""
+    service = policy.services.get("syslog")
+    tls = bool(network.policy.syslog_tls)
+    if service is None or (service.proto, tuple(service.ports)) == ("tcp", (SYSLOG_PORTS[tls],)):
+        return []
+    said = f"{service.proto}/{','.join(str(p) for p in service.ports)}"
+    why = "logs travel over TLS (jinbao_syslog_tls: true)" if tls else "logs travel in clear (jinbao_syslog_tls: false)"
+    return [
+        Problem(FILE, "services.syslog", "ports", f"is {said}; {why}: the collector listens on tcp/{SYSLOG_PORTS[tls]}")
+    ]
 
 
 def _schema_problem(err: dict, raw: dict) -> Problem:

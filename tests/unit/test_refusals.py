@@ -257,19 +257,23 @@ def test_the_access_policy_is_validated_with_its_file_and_field(
     assert "group_vars/all" in result.output and said in result.output, result.output
 
 
-def test_the_middleware_over_tls_needs_the_ca(tmp_path: Path) -> None:
-    """jinbao_app_tls (pension_app serves, web_proxy verifies) without the CA that issues its
-    certificate is refused by validate, naming the file and field, before any converge."""
+@pytest.mark.parametrize(
+    ("file", "fact"), [("business.yml", "jinbao_app_tls"), ("management.yml", "jinbao_syslog_tls")]
+)
+def test_tls_needs_the_ca(tmp_path: Path, file: str, fact: str) -> None:
+    """jinbao_app_tls (pension_app serves, web_proxy verifies) and jinbao_syslog_tls (ops_server
+    listens, every node checks) without the CA that issues the certificate are refused by
+    validate, naming the file and field, before any converge."""
     sample = copy_inventory(GOLDEN.parents[1] / "inventories" / "sample-province", tmp_path / "sample")
-    business = sample / "group_vars" / "all" / "business.yml"
-    text = business.read_text()
-    assert "jinbao_app_tls: false" in text
+    path = sample / "group_vars" / "all" / file
+    text = path.read_text()
+    assert f"{fact}: false" in text
     assert run("validate", sample).exit_code == 0
-    business.write_text(text.replace("jinbao_app_tls: false", "jinbao_app_tls: true"))
+    path.write_text(text.replace(f"{fact}: false", f"{fact}: true"))
     result = run("validate", sample)
     assert result.exit_code == 2, result.output
     assert (
         "group_vars/all" in result.output
-        and "app_tls" in result.output
+        and fact.removeprefix("jinbao_") in result.output
         and "access_tls_ca_certificate" in result.output
     )

@@ -360,3 +360,22 @@ def test_a_flow_across_sites_without_a_dr_site_compiles_to_nothing_and_is_refuse
     with pytest.raises(ModelError) as caught:
         zones.load(env)
     assert any(p.field == "across" and "dr_for" in p.message for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(("tls", "ports", "said"), [(True, [514], "over TLS"), (False, [6514], "in clear")])
+def test_the_syslog_port_must_be_the_one_the_collector_listens_on(env, tls, ports, said):
+    """jinbao_syslog_tls says where the collector listens (6514 over TLS, 514 in clear); a
+    zones.yml whose syslog service says otherwise would drop every node's logs at the zone
+    firewalls: refused, naming the service."""
+    management = env / "group_vars" / "all" / "management.yml"
+    text = management.read_text(encoding="utf-8").replace(
+        "jinbao_syslog_tls: true", f"jinbao_syslog_tls: {str(tls).lower()}"
+    )
+    management.write_text(text, encoding="utf-8")
+    edit_flows(env, lambda data: data["services"].update(syslog={"proto": "tcp", "ports": ports}))
+    with pytest.raises(ModelError) as caught:
+        zones.load(env)
+    problems = [p for p in caught.value.problems if p.where == "services.syslog"]
+    assert problems and problems[0].field == "ports" and said in problems[0].message, caught.value.problems
+    edit_flows(env, lambda data: data["services"].update(syslog={"proto": "tcp", "ports": [6514 if tls else 514]}))
+    zones.load(env)
