@@ -77,11 +77,6 @@ def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
     assert {f"{r.name}.log" for r in routers} <= set(listing)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="syslog over TLS is built but off (baseline_syslog_tls): rsyslog's gtls client hung in a TLS "
-    "handshake in the lab, holding nodes' logs for minutes (rsyslog#5539; docs/access.md)",
-)
 def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
     """The collector speaks TLS only, with a certificate the CA issued for its hostname (what
     every node checks); a line sent in clear to its port is never logged, while a line the
@@ -115,6 +110,55 @@ def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
     leaked = lab.host(name).run(f"grep -rla '{marker}' /var/log/remote/").stdout.strip()
     assert leaked == "", f"{name} logged a line sent in clear: {leaked}"
     assert lab.host(name).run("ss -Htln 'sport = :514'").stdout.strip() == "", f"{name} still listens on 514"
+
+
+SILENCE = "jinbao_lab_test_silence"
+
+
+def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector):
+    """rsyslog's gtls client waits for ever on a handshake its collector never answers
+    (rsyslog#5539). The collector is made silent to one router (its TLS records to the router
+    dropped, its TCP acknowledgements not: the router's ClientHello is taken and never answered)
+    and the router's rsyslog reconnects into that. The router's watchdog must close the hung
+    connection and say so, while the collector is still silent; once it answers again, the
+    line logged meanwhile arrives, and the watchdog's own word with it."""
+    name, address = collector
+    router = _routers_served(lab, plane, "syslog")[0].name
+    node, keeper = lab.host(router), lab.host(name)
+    assert node.run("systemctl is-active jinbao-syslog-watchdog.timer").stdout.strip() == "active"
+    connected = node.check_output(f"ss -Htn state established '( dst {address} and dport = :6514 )'").split()
+    assert len(connected) >= 4, f"{router} has no connection to {name}'s TLS port: {connected}"
+    source = connected[2].rsplit(":", 1)[0]
+    token = uuid.uuid4().hex[:12]
+    began = int(time.time())
+    # its TLS records to the router (the ServerHello on) dropped, its bare TCP acknowledgements not
+    rule = f"ip daddr {source} tcp sport 6514 ip length '>' 100 drop"
+    keeper.check_output(
+        f"nft add table inet {SILENCE} && nft add chain inet {SILENCE} out '{{ type filter hook output priority 0; }}'"
+        f" && nft add rule inet {SILENCE} out {rule}"
+    )
+    try:
+        node.run_test("systemctl restart rsyslog")
+        node.run_test(f"logger -t jinbao-lab-test {token}-held")
+        said, deadline = "", time.monotonic() + 60
+        while ": closed," not in said and time.monotonic() < deadline:
+            time.sleep(2)
+            said = node.run(f"journalctl -t jinbao-syslog-watchdog --since @{began} --no-pager -o cat").stdout
+        assert ": closed," in said, f"{router}'s watchdog did not close the hung handshake: {said!r}"
+        first = next(line for line in said.splitlines() if ": closed," in line)
+        hung = first.split("connection ", 1)[1].split(" received", 1)[0]  # "<router's socket> -> <collector's>"
+        mine, theirs = hung.split(" -> ")
+        # gone while the collector is still silent: the watchdog freed it, not a late answer
+        assert node.run(f"ss -Htn state established src {mine} dst {theirs}").stdout.strip() == ""
+        assert keeper.run(f"ss -Htn state established src {theirs} dst {mine}").stdout.strip() == ""
+    finally:
+        keeper.run(f"nft delete table inet {SILENCE}")
+    found, deadline = "", time.monotonic() + 60
+    while not (f"{token}-held" in found and hung in found) and time.monotonic() < deadline:
+        time.sleep(2)
+        found = keeper.run(f"grep -haF -e '{token}-held' -e '{hung}' /var/log/remote/{router}.log").stdout
+    assert f"{token}-held" in found, f"{router}'s line logged while {name} was silent never arrived"
+    assert hung in found, f"the watchdog's word about {hung} did not reach {name}"
 
 
 def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):
