@@ -70,9 +70,10 @@ test: lint unit pulumi molecule lab  ## everything CI runs: lint, unit, Pulumi m
 national: setup  ## generate the national inventory (31 provinces, ~38,500 townships)
 	$(BIN)/jinbao generate inventories/national
 
-bench: setup  ## national validate+allocate+render, +1 township, ansible comparison, audit throughput (prints figures)
+bench: setup  ## national validate+allocate+render, +1 township, ansible comparison, audit throughput, then the villages (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_national.py
 	PATH=$(BIN):$$PATH $(BIN)/python -W ignore::DeprecationWarning tests/bench/bench_audit.py 100 64
+	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_villages.py
 
 bench-villages: setup  ## the national inventory with its ~490,000 villages: generate, cold and warm plan+render, +1 village (prints figures)
 	PATH=$(BIN):$$PATH $(BIN)/python tests/bench/bench_villages.py
