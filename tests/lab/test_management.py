@@ -52,6 +52,13 @@ def collector(lab, plane):
     return node.name, address
 
 
+@pytest.fixture(scope="module")
+def tls_port(lab):
+    """The collector's TLS port, as zones.yml's syslog service gives it (jinbao validates that it
+    agrees with jinbao_syslog_tls)."""
+    return lab.policy.services["syslog"].ports[0]
+
+
 def _routers_served(lab, plane, what: str):
     served = [r for r in lab.routers() if plane[r.name][what]]
     assert len(served) >= 5, f"most lab routers should have a {what} host"
@@ -77,7 +84,7 @@ def test_every_router_sends_its_logs_to_the_dc_collector(lab, plane, collector):
     assert {f"{r.name}.log" for r in routers} <= set(listing)
 
 
-def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
+def test_logs_reach_the_collector_over_tls_only(lab, plane, collector, tls_port):
     """The collector speaks TLS only, with a certificate the CA issued for its hostname (what
     every node checks); a line sent in clear to its port is never logged, while a line the
     node's own rsyslog forwards is, and the clear-text port 514 is closed."""
@@ -85,12 +92,12 @@ def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
     router = _routers_served(lab, plane, "syslog")[0].name
     node = lab.host(router)
     shown = node.run(
-        f"openssl s_client -connect {address}:6514 -CAfile /etc/jinbao/tls/jinbao-ca.crt"
+        f"openssl s_client -connect {address}:{tls_port} -CAfile /etc/jinbao/tls/jinbao-ca.crt"
         f" -verify_hostname {name} -verify_return_error -brief </dev/null"
     )
     assert shown.rc == 0 and "Verification: OK" in shown.stderr, shown.stderr
     wrong = node.run(
-        f"openssl s_client -connect {address}:6514 -CAfile /etc/jinbao/tls/jinbao-ca.crt"
+        f"openssl s_client -connect {address}:{tls_port} -CAfile /etc/jinbao/tls/jinbao-ca.crt"
         f" -verify_hostname not-{name} -verify_return_error -brief </dev/null"
     )
     assert wrong.rc != 0, f"{name}'s certificate passed for another name: {wrong.stderr}"
@@ -99,7 +106,7 @@ def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
     # sudo logs and forwards over TLS, never holds it
     marker = f"{token}-clear".upper()
     clear = f'"<13>{router} jinbao-lab-test: $(echo {token}-clear | tr a-z A-Z)"'
-    node.run_test(f"echo {clear} | timeout 5 bash -c 'cat > /dev/tcp/{address}/6514'")
+    node.run_test(f"echo {clear} | timeout 5 bash -c 'cat > /dev/tcp/{address}/{tls_port}'")
     node.run_test(f"logger -t jinbao-lab-test {token}-tls")
     found: list[str] = []
     deadline = time.monotonic() + 30
@@ -115,7 +122,7 @@ def test_logs_reach_the_collector_over_tls_only(lab, plane, collector):
 SILENCE = "jinbao_lab_test_silence"
 
 
-def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector):
+def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector, tls_port):
     """rsyslog's gtls client waits for ever on a handshake its collector never answers
     (rsyslog#5539). The collector is made silent to one router (its TLS records to the router
     dropped, its TCP acknowledgements not: the router's ClientHello is taken and never answered)
@@ -126,13 +133,13 @@ def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector):
     router = _routers_served(lab, plane, "syslog")[0].name
     node, keeper = lab.host(router), lab.host(name)
     assert node.run("systemctl is-active jinbao-syslog-watchdog.timer").stdout.strip() == "active"
-    connected = node.check_output(f"ss -Htn state established '( dst {address} and dport = :6514 )'").split()
+    connected = node.check_output(f"ss -Htn state established '( dst {address} and dport = :{tls_port} )'").split()
     assert len(connected) >= 4, f"{router} has no connection to {name}'s TLS port: {connected}"
     source = connected[2].rsplit(":", 1)[0]
     token = uuid.uuid4().hex[:12]
     began = int(time.time())
     # its TLS records to the router (the ServerHello on) dropped, its bare TCP acknowledgements not
-    rule = f"ip daddr {source} tcp sport 6514 ip length '>' 100 drop"
+    rule = f"ip daddr {source} tcp sport {tls_port} ip length '>' 100 drop"
     keeper.check_output(
         f"nft add table inet {SILENCE} && nft add chain inet {SILENCE} out '{{ type filter hook output priority 0; }}'"
         f" && nft add rule inet {SILENCE} out {rule}"
