@@ -14,7 +14,7 @@ verifies from the township's LAN: it reaches its province's data centre, and a c
 writes through web -> middleware -> database with the clerk's certificate (the DR drill's
 clerk, network/dr/load.py). Offboarding goes the other way round: the routers stop using the
 lines first (push), then `lab up` takes the router and its lines away, the lab must match the
-model again, the firewalls let the LAN go, and the other townships must still reach their DC.
+model again, the firewalls let the LAN go, and the other townships must still reach their DC and the ministry.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 from network import build, envstate, ipam, push, servers, zones
 from network.errors import JinbaoError, LabError, Problem
 from network.fileio import write_atomic
+from network.ipam.conventions import gateway_of, ip_of
 from network.onboard.plan import ChangeSet
 from network.planned import planned
 
@@ -164,18 +165,24 @@ def push_routers(run: Run, hostnames: list[str], vault_password_file: Path | Non
 
 
 def _dc_addresses(network, allocations, site_id: str) -> list[tuple[str, str]]:
-    """(what, address) the township must reach: its province's data centres' router loopbacks."""
+    """(what, address) the township must reach: its province's data centres' router loopbacks and
+    the ministry's LAN (the same destinations the lab's WAN check pings)."""
     province = network.province_of(network.sites[site_id])
     found = []
     for site in network.sites.values():
         if site.tier == "datacenter" and site.dr_for is None and network.province_of(site) == province:
             for device in site.devices:
                 found.append((f"{site.id} loopback", allocations.devices[f"{site.id}/{device.name}"]["loopback"]))
+    for site in network.sites.values():
+        if site.tier == "ministry" and site.id in allocations.sites:
+            lan = allocations.sites[site.id]["lan"]
+            found.append(("ministry LAN", ip_of(gateway_of(lan))))
     return found
 
 
 def reaches_dc(env: Path, site_id: str, seconds: float = VERIFY_S) -> str:
-    """Ping from the township's LAN address to its DCs until they answer (or `seconds` pass)."""
+    """Ping from the township's LAN address to its DCs and the ministry until they answer (or
+    `seconds` pass)."""
     from network.dr.plan import drill_plan
     from network.lab.control import NodeControl
 
@@ -258,7 +265,7 @@ def lab_matches(env: Path) -> str:
 
 def neighbours_reach_dc(changes: ChangeSet, seconds: float = VERIFY_S) -> str:
     """After an offboarding, every other township under the routers whose lines changed still
-    reaches its province's DC (OSPF given `seconds` to settle)."""
+    reaches its province's DC and the ministry (OSPF given `seconds` to settle)."""
     network = changes.network
     if network is None:
         raise LabError("the change set has no model after the change")
@@ -306,7 +313,7 @@ def onboard(run: Run, vault_password_file: Path | None = None) -> Run:
             (f"day 0 of {new} (baseline and frr_router roles)", lambda: day0(env, new)),
             ("push with commit-confirm", lambda: push_routers(run, [*changes.upstream, new], vault_password_file)),
             *_firewalls(changes),
-            ("reaches its provincial DC", lambda: reaches_dc(env, changes.site_id)),
+            ("reaches its provincial DC and the ministry", lambda: reaches_dc(env, changes.site_id)),
             ("a clerk writes through the application", lambda: clerk_writes(env, changes.site_id, stamp, identity)),
         ],
     )
@@ -323,6 +330,9 @@ def offboard(run: Run, vault_password_file: Path | None = None) -> Run:
             ("lab up: the router and its lines go", lambda: lab_up(env)),
             ("the lab matches the model", lambda: lab_matches(env)),
             *_firewalls(changes),
-            ("the upstream routers' other townships reach their DC", lambda: neighbours_reach_dc(changes)),
+            (
+                "the upstream routers' other townships reach their DC and the ministry",
+                lambda: neighbours_reach_dc(changes),
+            ),
         ],
     )

@@ -72,7 +72,7 @@ def test_a_new_township_is_onboarded_reachable_and_its_clerk_writes(lab, onboard
     )
     assert code == 0 and report.get("ok"), said
     names = [s["name"] for s in report["verification"]]
-    assert names[-2:] == ["reaches its provincial DC", "a clerk writes through the application"], names
+    assert names[-2:] == ["reaches its provincial DC and the ministry", "a clerk writes through the application"], names
     assert {d["hostname"]: d["status"] for d in report["pushed"]}.keys() == {"xiaoshun-r1", "yiwu-r1", "jinhua-r1"}
     assert all(d["status"] in ("committed", "unchanged") for d in report["pushed"]), report["pushed"]
     assert Path(report["record"]).exists()
