@@ -21,11 +21,7 @@ from pydantic import ValidationError
 
 from network.fileio import write_cache
 from network.model.schema import Site, SiteSpec
-
-try:
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader  # type: ignore[assignment]
+from network.model.yamlfile import load_text
 
 ITEM = re.compile(r"^( *)- ")
 MEMO_VERSION = 4  # bump with load.CACHE_VERSION: a memo's sites were validated by the rules of its day
@@ -95,7 +91,7 @@ def validate_changed(text: str, memo: dict[str, Any], merge) -> tuple[str, list[
             indent = len(ITEM.match(chunk).group(1))  # type: ignore[union-attr]
             body = "".join(line[indent:] if line.startswith(" " * indent) else line for line in chunk.splitlines(True))
             try:
-                parsed = yaml.load(body, Loader=SafeLoader)
+                parsed = load_text(body)
                 if not (isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict)):
                     return None
                 site = SiteSpec.model_validate(merge(parsed[0], memo["defaults"])).to_site()
