@@ -178,13 +178,16 @@ def write(root: Path, allocations: Allocations) -> bool:
 
 
 def write_text(root: Path, text: str, allocations: Allocations | None = None) -> bool:
-    """Write allocations.yml unless it already says this; with `allocations`, prime the read cache."""
+    """Write allocations.yml unless it already says this; with `allocations` (what `text` says),
+    prime the read cache and record the file's digest on them."""
     path = Path(root) / FILE
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
     raw = text.encode("utf-8")
+    if allocations is not None:
+        allocations.digest = hashlib.sha256(raw).hexdigest()
+    if path.exists() and path.read_bytes() == raw:
+        return False
     write_atomic(path, raw)
     if allocations is not None:
         data = {"version": 1, **{name: allocations.section(name) for name in SECTIONS}}
-        _to_marshal(Path(root) / ".cache" / f"allocations-{hashlib.sha256(raw).hexdigest()}.marshal", data)
+        _to_marshal(Path(root) / ".cache" / f"allocations-{allocations.digest}.marshal", data)
     return True

@@ -25,6 +25,7 @@ class Network:
     policy: Settings = field(default_factory=Settings)
     file_digests: dict[str, str] = field(default_factory=dict)  # sites file -> sha256 (incremental plans)
     _province: dict[str, Site | None] = field(default_factory=dict, repr=False)
+    _paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     def parent(self, site: Site) -> Site | None:
         return self.sites[site.parent] if site.parent else None
@@ -39,7 +40,12 @@ class Network:
         return chain
 
     def path(self, site: Site) -> str:
-        return site_path(self.sites, site)
+        if self.sites.get(site.id) is not site:  # another version of it (an incremental plan's before)
+            return site_path(self.sites, site)
+        found = self._paths.get(site.id)
+        if found is None:
+            found = self._paths[site.id] = site_path(self.sites, site)
+        return found
 
     def province_of(self, site: Site) -> Site | None:
         """The province whose address block the site draws from; None for the national level."""

@@ -7,10 +7,10 @@ temporary name first, so an error leaves the previous build as it was.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import multiprocessing as mp
 import os
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from network.errors import JinbaoError, Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.ipam.conventions import ip_of
+from network.ipam.pools import parse_ip, to_ip
 from network.model import Network, Site
 from network.platforms import platform
 from network.render import state
@@ -29,39 +30,80 @@ from network.render.design import RenderIndex
 from network.render.secrets import Secrets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-MANIFEST = ".manifest.json"
+MANIFEST = state.MANIFEST
 CHUNK = 500
 PARALLEL_FROM = 2000  # below this, forking costs more than it saves
-_WORKER: Renderer | None = None
+_WORKER: tuple[Renderer, Path, str] | None = None  # what a forked worker renders with
+
+
+NEW, STAGED, SAME = "new", "staged", "same"  # a config written in place, staged beside its file, unchanged
+
+
+def _create(path: str, data: bytes) -> None:
+    """A file that must not exist yet; configs hold secrets: 0600 from the start."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+        fh.write(data)
 
 
 def _render_chunk(keys: list[tuple[str, str]]):
-    renderer = _WORKER
-    assert renderer is not None
+    assert _WORKER is not None
+    renderer, out_dir, token = _WORKER
     sites = renderer.network.sites
-    return renderer._render_chunk([(sites[s], sites[s].device(d)) for s, d in keys])
+    return renderer._stage_chunk([(sites[s], sites[s].device(d)) for s, d in keys], out_dir, token)
+
+
+def _address_and_length(address: str) -> tuple[int, int]:
+    """'10.0.0.5/30' -> (address as int, 30); a bare address is a /32. Refuses what is not IPv4."""
+    text, _, length = address.partition("/")
+    if length and not (length.isdigit() and int(length) <= 32):
+        raise ValueError(f"{address!r} is not an IPv4 address with a prefix length")
+    return parse_ip(text), int(length) if length else 32
+
+
+MASKS = tuple(to_ip((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF) for n in range(33))  # by prefix length
+WILDCARDS = tuple(to_ip(0xFFFFFFFF >> n) for n in range(33))
 
 
 def _netmask(address: str) -> str:
-    return str(ipaddress.IPv4Network(address, strict=False).netmask)
+    return MASKS[_address_and_length(address)[1]]
 
 
 def _wildcard(address: str) -> str:
-    return str(ipaddress.IPv4Network(address, strict=False).hostmask)
+    return WILDCARDS[_address_and_length(address)[1]]
 
 
 def _network(address: str) -> str:
-    return str(ipaddress.IPv4Network(address, strict=False).network_address)
+    value, length = _address_and_length(address)
+    return to_ip(value & ((0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF))
+
+
+# what `x.name` finds on a dict before its keys (Jinja looks up the attribute first)
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja's environment, with `x.name` on a plain dict read as its key straight away. Jinja
+    tries the attribute first and takes the key after an AttributeError, for every lookup;
+    the result is the same unless the key is one of dict's own attributes, which go Jinja's way."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
 
 
 def environment() -> Environment:
-    env = Environment(
+    env = _Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,  # device configs, not HTML
+        auto_reload=False,  # one run renders with the templates it started with: no stat per include
         bytecode_cache=FileSystemBytecodeCache(),  # a private temp dir: saves compiling on every run
     )
     env.filters.update(
@@ -138,70 +180,114 @@ class Renderer:
         """Render every device (or `only` those, removing the `stale` files) into out_dir.
         All or nothing on error.
 
-        Large runs fan out over the CPU cores (fork: the workers inherit the model);
-        files are written by this process only after every device rendered. A full render
+        Large runs fan out over the CPU cores (fork: the workers inherit the model). A worker
+        writes a config that did not exist in place, and stages one whose text changed beside its
+        file; this process puts the staged ones in place only after every device rendered. On an
+        error the staged files and the new configs are removed: the previous build is as it was. A full render
         records what it rendered from (network/render/state.py); a partial one drops that
-        record, and whoever chose the devices from it records the new one.
+        record, and whoever chose the devices from it records the new one. A full render that
+        the record shows to be current (same inputs, configs untouched) renders nothing.
         """
         out_dir = Path(out_dir)
+        if only is None and state.current(out_dir, self.network, self.secrets, self._allocations_digest()):
+            files = sorted(json.loads((out_dir / MANIFEST).read_text())["files"])
+            if progress:
+                progress(len(files))
+            return RenderResult(unchanged=files)
         devices = list(only) if only is not None else list(self.network.iter_devices())
-        workers = workers or min(os.cpu_count() or 1, 8)
-        chunks = [devices[i : i + CHUNK] for i in range(0, len(devices), CHUNK)]
-        texts: dict[str, str] = {}
-        if workers > 1 and len(devices) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
-            global _WORKER
-            _WORKER = self
-            with mp.get_context("fork").Pool(workers) as pool:
-                for rendered in pool.imap(_render_chunk, [[(s.id, d.name) for s, d in c] for c in chunks]):
-                    self._merge(texts, rendered, progress)
-            _WORKER = None
-        else:
-            for chunk in chunks:
-                self._merge(texts, self._render_chunk(chunk), progress)
-        state.clear(out_dir)  # until the files are written, nothing vouches for them
-        result = self._write(out_dir, texts, prune=only is None, stale=set(stale) - set(texts))
+        created = not out_dir.exists()
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        before = set(os.listdir(out_dir))
+        token = uuid.uuid4().hex[:12]  # this run's staged files: .<name>.<token>.tmp
+        try:
+            staged = self._render_into(out_dir, devices, token, workers or min(os.cpu_count() or 1, 8), progress)
+        except BaseException:  # the workers are gone: nothing writes any more
+            for path in out_dir.glob(f".*.{token}.tmp"):
+                path.unlink(missing_ok=True)
+            for name in {self.filename(s, d) for s, d in devices} - before:
+                (out_dir / name).unlink(missing_ok=True)
+            if created:
+                out_dir.rmdir()
+            raise
+        state.clear(out_dir)  # until the files are in place, nothing vouches for them
+        result = self._commit(out_dir, staged, token, prune=only is None, stale=set(stale) - set(staged))
         if only is None:
-            state.write(out_dir, self.network, self.secrets, state.allocations_digest(self.index.allocations))
+            state.write(out_dir, self.network, self.secrets, self._allocations_digest())
         return result
 
-    def _render_chunk(self, chunk: list) -> list[tuple[str, str]] | JinbaoError:
+    def _render_into(self, out_dir: Path, devices: list, token: str, workers: int, progress) -> dict[str, str]:
+        """Config file -> NEW, STAGED or SAME, for every device (over the cores for many)."""
+        chunks = [devices[i : i + CHUNK] for i in range(0, len(devices), CHUNK)]
+        staged: dict[str, str] = {}
+        if workers > 1 and len(devices) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
+            global _WORKER
+            _WORKER = (self, out_dir, token)
+            try:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    for done in pool.imap(_render_chunk, [[(s.id, d.name) for s, d in chunk] for chunk in chunks]):
+                        self._merge(staged, done, progress)
+            finally:
+                _WORKER = None
+        else:
+            for chunk in chunks:
+                self._merge(staged, self._stage_chunk(chunk, out_dir, token), progress)
+        return staged
+
+    def _allocations_digest(self) -> str:
+        return state.allocations_digest(self.index.allocations)
+
+    def _stage_chunk(self, chunk: list, out_dir: Path, token: str) -> list[tuple[str, str]] | JinbaoError:
+        """Render a chunk of devices: a new config is written in place, one whose text changed
+        beside its file under the run's token (the parent puts it in place once every device
+        rendered), an unchanged one is left alone."""
+        done, out = [], str(out_dir)
         try:
-            return [(self.filename(site, device), self.render(site, device)) for site, device in chunk]
+            for site, device in chunk:
+                name, data = self.filename(site, device), self.render(site, device).encode()
+                path = os.path.join(out, name)
+                try:
+                    with open(path, "rb") as fh:
+                        outcome = SAME if fh.read() == data else STAGED
+                except FileNotFoundError:
+                    outcome = NEW
+                if outcome == NEW:
+                    try:
+                        _create(path, data)
+                    except FileExistsError:  # another run wrote it meanwhile: replace it like a changed one
+                        outcome = STAGED
+                if outcome == STAGED:
+                    _create(os.path.join(out, f".{name}.{token}.tmp"), data)
+                done.append((name, outcome))
         except JinbaoError as exc:  # carried back to the parent, raised there
             return exc
+        return done
 
     @staticmethod
-    def _merge(texts: dict[str, str], rendered, progress) -> None:
-        if isinstance(rendered, JinbaoError):
-            raise rendered
-        texts.update(rendered)
+    def _merge(staged: dict[str, str], done, progress) -> None:
+        if isinstance(done, JinbaoError):
+            raise done
+        staged.update(done)
         if progress:
-            progress(len(rendered))
+            progress(len(done))
 
-    def _write(self, out_dir: Path, texts: dict[str, str], prune: bool, stale: set[str]) -> RenderResult:
+    def _commit(self, out_dir: Path, staged: dict[str, str], token: str, prune: bool, stale: set[str]) -> RenderResult:
+        """Put the staged configs in place, remove the stale ones, and list what the directory holds."""
         result = RenderResult()
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         manifest_path = out_dir / MANIFEST
         previous = set(json.loads(manifest_path.read_text())["files"]) if manifest_path.exists() else set()
-        for name, text in sorted(texts.items()):
-            path = out_dir / name
-            data = text.encode()
-            try:
-                if path.read_bytes() == data:
-                    result.unchanged.append(name)
-                    continue
-            except FileNotFoundError:
-                pass
-            write_atomic(path, data, mode=0o600)  # configs hold secrets
-            result.written.append(name)
+        out = str(out_dir)
+        for name, outcome in sorted(staged.items()):
+            if outcome == STAGED:
+                os.replace(os.path.join(out, f".{name}.{token}.tmp"), os.path.join(out, name))
+            (result.unchanged if outcome == SAME else result.written).append(name)
         for name in sorted(stale & previous):
             (out_dir / name).unlink(missing_ok=True)
             result.removed.append(name)
-        current = (previous - stale) | set(texts)
+        current = (previous - stale) | set(staged)
         if prune:
-            for name in sorted(previous - set(texts)):
+            for name in sorted(previous - set(staged)):
                 (out_dir / name).unlink(missing_ok=True)
                 result.removed.append(name)
-            current = set(texts)
+            current = set(staged)
         write_atomic(manifest_path, json.dumps({"files": sorted(current)}, indent=0).encode())
         return result

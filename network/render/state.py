@@ -3,14 +3,19 @@
 ``build/configs/<env>/.render-state.json`` holds, after a render that left every device's
 config current: the digest of the inputs every device shares (address plan, policy, settings,
 secrets, templates, platform data, the renderer's own code), the digest of the allocations.yml
-text rendered, and the digest of each sites file. A partial render that was not chosen from
-this state (`jinbao render --site`) drops it, so the next `plan --render` renders in full.
+text rendered, the digest of each sites file, and the digest of ``.render-outputs.marshal``:
+each config's size, modification time and inode as the record found them (as git's index
+keeps them: a config edited, replaced or deleted since differs). A partial render that was not
+chosen from this state (`jinbao render --site`) drops the record, so the next render renders in
+full; an incremental one keeps the signatures of the configs it did not touch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
+import os
 from pathlib import Path
 
 from network.fileio import write_atomic
@@ -20,7 +25,9 @@ from network.model import Network
 from network.render.secrets import Secrets
 
 STATE = ".render-state.json"
-VERSION = 1
+MANIFEST = ".manifest.json"  # the config files the last render left, written by the renderer
+OUTPUTS = ".render-outputs.marshal"  # their signatures when the record was written (kept by `clear`)
+VERSION = 2
 PACKAGE = Path(__file__).resolve().parent.parent
 # everything, besides the model and allocations, that a device's config is made from
 CODE = [PACKAGE / "templates", PACKAGE / "platforms", PACKAGE / "render", PACKAGE / "ipam" / "conventions.py"]
@@ -45,6 +52,59 @@ def allocations_digest(allocations: Allocations) -> str:
     return allocations.digest or hashlib.sha256(dumps(allocations).encode()).hexdigest()
 
 
+Signature = tuple[int, int, int]  # a config file's size, modification time (ns) and inode
+
+
+def signatures(out_dir: Path, names) -> dict[str, Signature] | None:
+    """How these configs lie on disk now (None: one is missing)."""
+    found: dict[str, Signature] = {}
+    try:
+        directory = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        for name in names:
+            stat = os.stat(name, dir_fd=directory)
+            found[name] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    except OSError:
+        return None
+    finally:
+        os.close(directory)
+    return found
+
+
+def _listed(out_dir: Path) -> list[str] | None:
+    try:
+        return list(json.loads((Path(out_dir) / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _recorded_outputs(out_dir: Path) -> tuple[str, dict[str, Signature]] | None:
+    """The signatures the last record was written with, and their digest."""
+    try:
+        raw = (Path(out_dir) / OUTPUTS).read_bytes()
+        return hashlib.sha256(raw).hexdigest(), marshal.loads(raw)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def current(out_dir: Path, network: Network, secrets: Secrets, allocations: str) -> bool:
+    """Whether the configs in out_dir are every device's, rendered from exactly these inputs and
+    untouched since: then a render has nothing to do."""
+    recorded, names = read(out_dir), _listed(out_dir)
+    if (
+        recorded is None
+        or names is None
+        or recorded["allocations"] != allocations
+        or recorded["files"] != network.file_digests
+        or recorded["inputs"] != inputs_digest(network, secrets)
+    ):
+        return False
+    outputs = _recorded_outputs(out_dir)
+    return outputs is not None and outputs[0] == recorded.get("outputs") and outputs[1] == signatures(out_dir, names)
+
+
 def read(out_dir: Path) -> dict | None:
     try:
         state = json.loads((Path(out_dir) / STATE).read_text())
@@ -53,13 +113,23 @@ def read(out_dir: Path) -> dict | None:
     return state if isinstance(state, dict) and state.get("version") == VERSION else None
 
 
-def write(out_dir: Path, network: Network, secrets: Secrets, allocations: str) -> None:
-    """Record that every config in out_dir is rendered from exactly these inputs (allocations: its digest)."""
+def write(out_dir: Path, network: Network, secrets: Secrets, allocations: str, changed: set[str] | None = None) -> None:
+    """Record that every config in out_dir is rendered from exactly these inputs (allocations: its
+    digest). `changed`: the only configs this render wrote or removed; the others keep the
+    signatures of the last record (one edited by hand since then still differs from it, so the
+    next render mends it). Without it, every config is looked at."""
+    names = _listed(out_dir) or []
+    previous = _recorded_outputs(out_dir) if changed is not None else None
+    kept = {n: previous[1][n] for n in names if n in previous[1] and n not in changed} if previous else {}
+    fresh = signatures(out_dir, [n for n in names if n not in kept])
+    raw = marshal.dumps({**kept, **(fresh or {})})
+    write_atomic(Path(out_dir) / OUTPUTS, raw)
     state = {
         "version": VERSION,
         "inputs": inputs_digest(network, secrets),
         "allocations": allocations,
         "files": network.file_digests,
+        "outputs": hashlib.sha256(raw).hexdigest() if fresh is not None else None,
     }
     write_atomic(Path(out_dir) / STATE, json.dumps(state, indent=0, sort_keys=True).encode())
 

@@ -12,6 +12,7 @@ from test_ipam import COUNTY, COUNTY_TOWNSHIP, TOWNSHIP, move
 from typer.testing import CliRunner
 
 from network.cli import app
+from network.render import Renderer
 
 
 def site(sites: list[dict], site_id: str) -> dict:
@@ -57,7 +58,14 @@ def jinbao(*args: str) -> dict:
 
 
 def tree(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    """The build's files; of the render record, what it says of the inputs (its `outputs` is where
+    the files lie on disk, their times and inodes, which differ between any two builds)."""
+    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.name != ".render-outputs.marshal"}
+    if ".render-state.json" in files:
+        recorded = json.loads(files[".render-state.json"])
+        recorded.pop("outputs")
+        files[".render-state.json"] = json.dumps(recorded, sort_keys=True).encode()
+    return files
 
 
 @pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
@@ -76,6 +84,39 @@ def test_plan_render_equals_a_full_render(lab: Path, in_tmp: Path, edit) -> None
     for name, text in tree(build).items():
         assert incremental[name] == text, f"{name} differs from a full render"
     assert len(report["render"]["written"]) + len(report["render"]["unchanged"]) < devices, "not incremental"
+
+
+def test_a_render_with_nothing_changed_renders_nothing_but_mends_what_was_touched(
+    lab: Path, in_tmp: Path, monkeypatch
+) -> None:
+    build = in_tmp / "build" / "configs" / "lab"
+    first = jinbao("render", str(lab))
+    assert first["written"] and not first["unchanged"]
+    with monkeypatch.context() as patched:
+        patched.setattr(Renderer, "render", lambda *_: pytest.fail("rendered although nothing changed"))
+        again = jinbao("render", str(lab))
+    assert not again["written"] and sorted(again["unchanged"]) == sorted(first["written"])
+    edited, deleted = sorted(first["written"])[:2]
+    (build / edited).write_text((build / edited).read_text() + "# by hand\n")
+    (build / deleted).unlink()
+    mended = jinbao("render", str(lab))
+    assert sorted(mended["written"]) == [edited, deleted], "a config touched by hand is rendered again"
+    assert "# by hand" not in (build / edited).read_text()
+    assert not jinbao("render", str(lab))["written"]
+
+
+def test_a_config_edited_by_hand_before_an_incremental_plan_is_mended_by_the_next_render(
+    lab: Path, in_tmp: Path
+) -> None:
+    build = in_tmp / "build" / "configs" / "lab"
+    jinbao("plan", str(lab), "--render")
+    edited = build / "ministry-r1.frr.conf"
+    edited.write_text(edited.read_text() + "# by hand\n")
+    edit_sites(lab, EDITS["add"])
+    report = jinbao("plan", str(lab), "--render")
+    assert report["render"]["written"] and "ministry-r1.frr.conf" not in report["render"]["written"]
+    assert "ministry-r1.frr.conf" in jinbao("render", str(lab))["written"]
+    assert "# by hand" not in edited.read_text()
 
 
 def test_a_plan_without_render_in_between_is_not_lost(lab: Path, in_tmp: Path) -> None:
@@ -103,4 +144,6 @@ def test_a_dcs_new_ntp_server_re_renders_the_devices_that_use_it(tmp_path: Path,
     shutil.rmtree(build)
     jinbao("render", str(env))
     assert incremental == tree(build)
-    assert "cuogang-r1.cfg" in report["render"]["written"] and "ministry-r1.cfg" not in report["render"]["unchanged"]
+    assert (
+        "cuogang-r1.cfg" in report["render"]["written"] and "ministry-r1.frr.conf" not in report["render"]["unchanged"]
+    )

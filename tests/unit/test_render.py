@@ -12,9 +12,9 @@ from conftest import GOLDEN, copy_inventory
 
 from network import ipam
 from network.audit import blocks
-from network.errors import RenderError
+from network.errors import Problem, RenderError
 from network.model import load
-from network.render import Renderer, RenderIndex, device_context, load_secrets
+from network.render import Renderer, RenderIndex, device_context, engine, load_secrets
 
 CASE = GOLDEN / "render" / "multivendor"
 
@@ -49,6 +49,34 @@ def test_missing_secret_names_the_device_and_key_and_writes_nothing(tmp_path: Pa
     expected = "group_vars/all/vault.yml: ministry: vault_jinbao_user_passwords.auditor is missing"
     assert str(caught.value.problems[0]) == expected
     assert not out.exists(), "a failed render must not leave partial output"
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "forked workers"])
+def test_a_render_that_fails_halfway_leaves_the_previous_build_as_it_was(tmp_path: Path, monkeypatch, workers) -> None:
+    env = copy_inventory(CASE / "inventory", tmp_path / "env")
+    shutil.copy(CASE / "expected" / "allocations.yml", env / "allocations.yml")
+    out = tmp_path / "out"
+    renderer(env).render_all(out)
+    configs = sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    configs[0].unlink()  # a config that does not exist yet: written in place, so removed on the error
+    for config in configs[1:]:  # the others out of date: each one is staged beside its file
+        config.write_text(config.read_text() + "# older\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    network = load(env, cache=False)
+    last = network.hostname(*[(s, d.name) for s, d in network.iter_devices()][-1])
+    render = Renderer.render
+
+    def failing(self, site, device):
+        if self.network.hostname(site, device.name) == last:
+            raise RenderError(Problem("templates", last, "", "broken"))
+        return render(self, site, device)
+
+    monkeypatch.setattr(Renderer, "render", failing)
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(engine, "CHUNK", 1)
+    with pytest.raises(RenderError, match="broken"):
+        renderer(env).render_all(out, workers=workers)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "staged files left, or configs replaced"
 
 
 def contexts(env: Path) -> dict[str, dict]:
