@@ -5,26 +5,17 @@ only print what these return and map it to an exit code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from network import ipam
 from network.errors import JinbaoError, Problem, RenderError
 from network.ipam import incremental, prune
-from network.model import Network
+from network.model import Network, gc_paused
 from network.planned import plan
+from network.progress import Track, untracked
 from network.render import Renderer, RenderResult, load_secrets, state
 from network.render.incremental import affected_devices
-
-# track(description, total) → a context whose value advances the progress by n (the console's bar)
-Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
-
-
-@contextmanager
-def untracked(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    yield lambda n: None
 
 
 def allocations_digest(env: Path) -> str | None:
@@ -33,6 +24,7 @@ def allocations_digest(env: Path) -> str | None:
     return incremental.digest(path.read_bytes()) if path.exists() else None
 
 
+@gc_paused()
 def render_configs(
     network: Network,
     allocations: ipam.Allocations,
@@ -61,7 +53,7 @@ def render_configs(
     with track(f"render {network.name}", total) as advance:
         result = renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
     if changes is not None and only is not None:  # every config is current again: record from what
-        state.write(out_dir, network, secrets, allocations_digest(env))
+        state.write(out_dir, network, secrets, allocations_digest(env), changed={*result.written, *result.removed})
     return result
 
 
@@ -74,6 +66,7 @@ class PlanRun:
     rendered: RenderResult | None = None
 
 
+@gc_paused()
 def apply_plan(
     env: Path,
     *,
@@ -86,17 +79,18 @@ def apply_plan(
     """Allocate what is new and write allocations.yml (not with `check`), then render what the
     changes touch (`render`). A plan that would release allocations is refused unless
     `prune_released` (or `check`, which writes nothing anyway)."""
-    network, result, _how = plan(env)
+    network, result, _how = plan(env, track)
     refused = None if check or prune_released else prune.refusal(result.changes, env)
     if refused is not None:
         return PlanRun(network, result.changes, refused=refused)
     run = PlanRun(network, result.changes)
     since = allocations_digest(env) if render else None  # what was rendered from
     if not check:
-        text = ipam.store.dumps(result.allocations)
-        run.written = ipam.store.write_text(env, text, result.allocations)
-        if run.written:
-            incremental.remember(network, text)
+        with track(f"write {ipam.store.FILE}", None):
+            text = ipam.store.dumps(result.allocations)
+            run.written = ipam.store.write_text(env, text, result.allocations)
+            if run.written:
+                incremental.remember(network, text)
     if render and not check:
         run.rendered = render_configs(
             network, result.allocations, env, None, vault_password_file, result.changes, since, track

@@ -7,14 +7,18 @@ from pathlib import Path
 from network import ipam
 from network.errors import Problem, RenderError
 from network.ipam import incremental
-from network.model import Network, load
+from network.model import Network, gc_paused, load, site_files
+from network.progress import Track, untracked
 
 
-def plan(env: Path) -> tuple[Network, ipam.Plan, str]:
+def plan(env: Path, track: Track = untracked) -> tuple[Network, ipam.Plan, str]:
     """The model and its plan; how: "unchanged", "incremental" or "full" (network.ipam.incremental)."""
-    network = load(env)
-    previous = ipam.read(env)
-    result, how = incremental.plan(network, previous)
+    env = Path(env)
+    with gc_paused(), track(f"read {env.name}'s sites files", len(site_files(env)) if env.is_dir() else None) as go:
+        network = load(env, progress=go)
+    with gc_paused(), track("allocate addresses", None):
+        previous = ipam.read(env)
+        result, how = incremental.plan(network, previous)
     if how == "full" and not result.changes:
         # allocations.yml is this network's plan: remember it, so the next plan may be incremental
         text = ipam.store.dumps(result.allocations)
@@ -23,9 +27,9 @@ def plan(env: Path) -> tuple[Network, ipam.Plan, str]:
     return network, result, how
 
 
-def planned(env: Path) -> tuple[Network, ipam.Allocations]:
+def planned(env: Path, track: Track = untracked) -> tuple[Network, ipam.Allocations]:
     """The model and its allocations, refusing to render from a stale allocations.yml."""
-    network, result, _how = plan(env)
+    network, result, _how = plan(env, track)
     if result.changes:
         sample = ", ".join(f"{c.action} {c.section}[{c.key}]" for c in result.changes[:3])
         raise RenderError(

@@ -7,6 +7,8 @@ can put a console of another width in their place).
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from network import views
 from network.errors import JinbaoError
 
 out = Console()
@@ -52,7 +53,7 @@ def errors(as_json: bool) -> Iterator[None]:
         raise fail(exc, as_json) from None
 
 
-def _progress(as_json: bool) -> Progress:
+def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -60,22 +61,49 @@ def _progress(as_json: bool) -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=as_json or not err.is_terminal,
     )
 
 
+PLAIN_STEP = 0.1  # piped: a line at each tenth of a stage (of 1,000 items or more) and at its end
+
+
 def track(as_json: bool):
-    """A progress bar on stderr for network.build's `track` (none with --json or when piped)."""
+    """Progress on stderr for every stage of a run (network.progress): a bar at a terminal, plain
+    lines when piped (a CI log), nothing with --json."""
 
     @contextmanager
-    def tracking(description: str, total: int) -> Iterator[Callable[[int], None]]:
-        with _progress(as_json) as progress:
-            task = progress.add_task(description, total=total)
-            yield lambda n: progress.advance(task, n)
+    def tracking(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        if as_json:
+            yield lambda n: None
+        elif err.is_terminal:
+            with _progress() as progress:
+                task = progress.add_task(description, total=total)
+                yield lambda n: progress.advance(task, n)
+        else:
+            with _plain(description, total) as advance:
+                yield advance
 
     return tracking
 
 
+@contextmanager
+def _plain(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    started, done, said = time.perf_counter(), 0, 0
+
+    def advance(n: int) -> None:
+        nonlocal done, said
+        done += n
+        if total and total >= 1000 and done < total and done - said >= total * PLAIN_STEP:
+            said = done
+            print(f"{description}: {done}/{total} ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+
+    yield advance
+    count = f" {done}/{total}" if total else ""
+    print(f"{description}:{count} done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
 def print_table(table: Table) -> None:
     """A table on stdout, never cutting an address or a name short (plain columns when piped)."""
+    from network import views  # rich tables and graphviz: only for the commands that print one
+
     views.print_table(out, table)

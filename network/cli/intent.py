@@ -157,10 +157,9 @@ def render(
     """Render every device's config into build/configs/<env>/ (only changed files are rewritten)."""
     with console.errors(as_json):
         started = time.perf_counter()
-        network, allocations = planned(env)
-        result = build.render_configs(
-            network, allocations, env, site, vault_password_file, track=console.track(as_json)
-        )
+        track = console.track(as_json)
+        network, allocations = planned(env, track)
+        result = build.render_configs(network, allocations, env, site, vault_password_file, track=track)
     if as_json:
         print(json.dumps({"ok": True, "directory": f"build/configs/{network.name}", **result.as_dict()}))
         return

@@ -10,6 +10,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 from network.fileio import write_cache
@@ -39,12 +40,15 @@ def _to_cache(cached: Path | None, result) -> None:
 
 
 def _validate_job(job: tuple[Path, str, Path | None, str | None]):
-    return validate_file(*job)
+    return job[1], validate_file(*job)
 
 
-def validate_all(root: Path, cache_dir: Path | None, edited: dict[str, str]) -> list[tuple[str, str, tuple]]:
+def validate_all(
+    root: Path, cache_dir: Path | None, edited: dict[str, str], progress: Callable[[int], None] | None = None
+) -> list[tuple[str, str, tuple]]:
     """(label, digest, result) per sites file, from the cache where the file is unchanged;
-    a file named in `edited` (label -> text) is validated from that text instead.
+    a file named in `edited` (label -> text) is validated from that text instead. `progress`
+    is told of each file done.
 
     Files that need parsing are spread over the CPU cores when there are several
     (the national inventory: one file per province).
@@ -56,12 +60,19 @@ def validate_all(root: Path, cache_dir: Path | None, edited: dict[str, str]) -> 
         cached = cache_dir / f"sites-{file_digest}.pickle" if cache_dir else None
         jobs.append((path, label, file_digest, cached, _from_cache(cached)))
     missing = [(path, label, cache_dir, edited.get(label)) for path, label, _d, _c, result in jobs if result is None]
+    missing.sort(key=lambda job: -(len(job[3]) if job[3] is not None else job[0].stat().st_size))  # largest first
+    advance = progress or (lambda n: None)
+    advance(len(jobs) - len(missing))
     fresh: dict[str, tuple] = {}
     if len(missing) > 1 and (os.cpu_count() or 1) > 1 and "fork" in mp.get_all_start_methods():
         with mp.get_context("fork").Pool(min(os.cpu_count() or 1, len(missing))) as pool:
-            fresh = dict(zip((job[1] for job in missing), pool.map(_validate_job, missing), strict=True))
+            for label, result in pool.imap_unordered(_validate_job, missing):
+                fresh[label] = result
+                advance(1)
     else:
-        fresh = {job[1]: validate_file(*job) for job in missing}
+        for job in missing:
+            fresh[job[1]] = validate_file(*job)
+            advance(1)
     results = []
     for _path, label, file_digest, cached, result in jobs:
         if result is None:

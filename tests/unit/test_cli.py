@@ -158,3 +158,17 @@ def test_the_lab_plan_builds_on_the_national_one_and_a_missing_base_is_named(lab
     result = run("validate", lab)
     assert result.exit_code == 2
     assert "addressing.yml: base '../national/addressing.yml' does not exist" in result.stderr
+
+
+def test_piped_a_run_says_each_stage_in_plain_lines_and_with_json_nothing(lab: Path, in_tmp: Path) -> None:
+    (lab / "allocations.yml").unlink()
+    result = run("plan", lab, "--render")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    stages = [line.split(":", 1)[0] for line in lines]
+    assert stages == ["read lab's sites files", "allocate addresses", "write allocations.yml", "render lab"], lines
+    assert lines[0].startswith("read lab's sites files: 1/1 done in ")
+    assert lines[-1].startswith("render lab: 13/13 done")
+    assert "\x1b" not in result.stderr, "no terminal codes in a pipe"
+    again = run("render", lab, "--json")
+    assert again.exit_code == 0 and again.stderr == "" and json.loads(again.stdout)["ok"]
