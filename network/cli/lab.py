@@ -1,8 +1,8 @@
 """The lab: `jinbao lab up`, `images`, `down` and `status`.
 
-The container stack (network.lab.runtime, .images, .engine: the docker SDK) is imported
-inside each command, not above: it costs about 0.45 s of CPU at startup (measured with
-/usr/bin/time on `import network.cli`), which every other command would pay.
+The container stack (network.lab.runtime, .images, .engine: the docker SDK) and the lab's
+topology are imported inside each command, not above: they cost about 0.45 s of CPU at startup
+(measured with /usr/bin/time on `import network.cli`), which every other command would pay.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from network import zones
 from network.cli import console
 from network.cli.console import EnvArg, JsonOpt
-from network.lab import topology as lab_topology
 from network.model import load
 from network.planned import planned
 
 
 def topology(env: Path):
     """The model and the lab topology built from it (with its zones, if the environment has them)."""
+    from network import zones
+    from network.lab import topology as lab_topology
+
     network, allocations = planned(env)
     return network, lab_topology.build(network, allocations, zones.load_if_any(env, network))
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from network import build, scaffold
+from network import build
 from network.cli import console
 from network.cli.console import EnvArg, JsonOpt
 from network.errors import JinbaoError, Problem
@@ -28,6 +28,8 @@ def new_province(
 ) -> None:
     """Write a new province's environment from the sample (ministry, province office, its DC and
     hosts, zones.yml, waivers.yml, group_vars, vault.yml.example) and plan its addresses."""
+    from network import scaffold  # ruamel.yaml: not for every jinbao command
+
     province = scaffold.ProvinceSpec(site_id, slug or site_id, name, block, dc_name)
 
     def plan(staged: Path) -> None:
@@ -76,6 +78,8 @@ def site_command(tier: str):
         posts: Annotated[int | None, typer.Option(help="Business posts (one PC + one printer each).")] = None,
         as_json: JsonOpt = False,
     ) -> None:
+        from network import scaffold
+
         with console.errors(as_json):
             lines = [_uplink(text) for text in uplink]
             record = scaffold.site_record(tier, parent, slug, name, site_id=site_id, posts=posts, uplinks=lines)

@@ -18,7 +18,6 @@ from rich.markup import escape
 from network.cli import console
 from network.cli.console import DEVICE_FAILED, EnvArg, JsonOpt, VaultOpt
 from network.errors import JinbaoError, Problem
-from network.onboard import apply, plan, record
 
 ApplyOpt = Annotated[
     bool, typer.Option("--apply", help="Write the files and, in the lab, carry the change out and verify it.")
@@ -46,6 +45,8 @@ def onboard_township(
     """Extend a line to a new township: sites.yml edited (comments and order kept), planned, the new router
     and the routers its lines land on rendered, the change set shown; --apply writes and, in the lab, brings
     it up, pushes with commit-confirm and verifies that its clerk writes through the application."""
+    from network.onboard import plan  # the sites-file editor (ruamel.yaml): not for every jinbao command
+
     started = time.monotonic()
     with console.errors(as_json):
         first = plan.parse_line(line, "--line", carrier, parent_allowed=False)
@@ -67,6 +68,8 @@ def offboard_township(
     """Take a township out: what it holds is shown first (its site, addresses, lines, the routers' diffs);
     --apply frees exactly that (asks, or --yes) and, in the lab, pushes the routers its lines land on and
     removes its router and lines."""
+    from network.onboard import plan
+
     started = time.monotonic()
     with console.errors(as_json):
         changes = plan.offboard(env, slug, vault_password_file)
@@ -81,6 +84,8 @@ def offboard_township(
 
 
 def _finish(changes, asked: dict, do_apply: bool, started: float, vault, as_json: bool, shown: bool = False) -> None:
+    from network.onboard import apply, record  # the device drivers (NAPALM): not for every jinbao command
+
     run = None
     if do_apply:
         run = apply.Run(changes, say=(lambda _t: None) if as_json else _say, started=started)
