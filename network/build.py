@@ -53,7 +53,8 @@ def render_configs(
     with track(f"render {network.name}", total) as advance:
         result = renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
     if changes is not None and only is not None:  # every config is current again: record from what
-        state.write(out_dir, network, secrets, allocations_digest(env), changed={*result.written, *result.removed})
+        changed = {*result.written, *result.removed}
+        state.write(out_dir, network, secrets, allocations_digest(env), result.signatures, changed)
     return result
 
 

@@ -26,21 +26,27 @@ except ImportError:  # pragma: no cover
 
 # yaml_rs reads YAML 1.2, PyYAML (and Ansible, which reads the same files) YAML 1.1: `yes`, `on`,
 # `010`, `1e3` or `12:30` mean different things. Every word or number that stands alone as a plain
-# scalar (after `key: `, `- `, `[`, `{`, `,`, an anchor or at a line's start, up to the end of the
+# scalar (after `key: `, `"key":`, `- `, `[`, `{`, `,` or at a line's start, up to the end of the
 # scalar) is checked against both; a text with one that differs, or with what yaml_rs is not asked
-# to read (tags, merge and value keys, complex keys, directives, several documents, a timestamp with
-# a space), is read by PyYAML. So the result is always PyYAML's.
+# to read (tags, anchors, merge and value keys, complex, empty and collection keys, directives,
+# several documents, a timestamp with a space, line breaks other than \n, characters YAML 1.1 does
+# not print), is read by PyYAML. So the result is always PyYAML's.
 _SCALAR = re.compile(
-    r"(?:^[ \t]*|[\[{,][ \t]*|:[ \t]+|-[ \t]+|&\S+[ \t]+)"
+    r"(?:^[ \t]*|[\[{,][ \t]*|:[ \t]+|[\"']:[ \t]*|-[ \t]+)"
     r"([-+.0-9][^\s,\[\]{}#]*|[A-Za-z~]{1,5})"
     r"(?=[ \t]*(?:$|[,\]}#]|:[ \t]|:$))",
     re.MULTILINE,
 )
-_PYYAML_ONLY = re.compile(
-    r"<<|(?<![^\s\[{,:])(?:!|[=?](?=[\s,\]}]|$))|^%"  # tags, merge, value and complex keys, directives
-    r"|\d{4}-\d\d?-\d\d?(?:[Tt]|[ \t]+)\d",  # a timestamp with its time after a space
-    re.MULTILINE,
-)
+_PYYAML_ONLY = [  # each a cheap test first (a character the text must hold), then the pattern
+    ("<", re.compile(r"<<")),  # merge keys
+    ("!&*=?", re.compile(r"(?<![^\s\[{,:])(?:!|[&*](?=[^\s,\[\]{}])|[=?](?=[\s,\]}]|$))", re.MULTILINE)),  # tags...
+    ("%", re.compile(r"^%", re.MULTILINE)),  # directives
+    (":", re.compile(r"[\[{,\]}][ \t]*:(?=[ \t]|$)", re.MULTILINE)),  # an empty key, or a collection as one
+    (":", re.compile(r"^[ \t]*:(?=[ \t]|$)", re.MULTILINE)),
+    (":", re.compile(r"-[ \t]+:(?=[ \t]|$)", re.MULTILINE)),
+    (":", re.compile(r":\d\d:")),  # a time of day, as in a timestamp (PyYAML reads it with its date)
+    (None, re.compile(r"[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")),
+]
 _DOCUMENT = re.compile(r"^(?:---|\.\.\.)(?=\s|$)", re.MULTILINE)  # past a leading `---`: another document
 # a comment to the end of its line, where no quote follows; what it takes away from the check is never
 # a plain scalar (a comment, or text inside a quoted or block scalar, which are strings in both)
@@ -75,7 +81,10 @@ def fast_parseable(text: str) -> bool:
         return False
     text = _COMMENT.sub("", text)
     body = text.lstrip()
-    if _PYYAML_ONLY.search(text) or _DOCUMENT.search(body[3:] if body.startswith("---") else body):
+    for needs, pattern in _PYYAML_ONLY:
+        if (needs is None or any(c in text for c in needs)) and pattern.search(text):
+            return False
+    if _DOCUMENT.search(body[3:] if body.startswith("---") else body):
         return False
     return all(_same_in_both(scalar) for scalar in set(_SCALAR.findall(text)))
 

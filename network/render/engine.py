@@ -36,13 +36,23 @@ PARALLEL_FROM = 2000  # below this, forking costs more than it saves
 _WORKER: tuple[Renderer, Path, str] | None = None  # what a forked worker renders with
 
 
-NEW, STAGED, SAME = "new", "staged", "same"  # a config written in place, staged beside its file, unchanged
+STAGED, SAME = "staged", "same"  # a config written beside its file (changed or new), or unchanged
 
 
-def _create(path: str, data: bytes) -> None:
-    """A file that must not exist yet; configs hold secrets: 0600 from the start."""
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
-        fh.write(data)
+def _manifest(out_dir: Path) -> set[str]:
+    """The configs the last render left (none: no build yet); a manifest that is not one is refused
+    before anything is written."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return set()
+    try:
+        files = json.loads(path.read_text())["files"]
+        if isinstance(files, list) and all(isinstance(f, str) and "/" not in f for f in files):
+            return set(files)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    said = "is not the list of configs jinbao wrote: remove the directory and render again"
+    raise RenderError(Problem(str(path), "", "files", said))
 
 
 def _render_chunk(keys: list[tuple[str, str]]):
@@ -121,6 +131,8 @@ class RenderResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    # each config's signature as this render left it (network/render/state.py); not reported
+    signatures: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
         return {"written": self.written, "unchanged": self.unchanged, "removed": self.removed}
@@ -181,12 +193,14 @@ class Renderer:
         All or nothing on error.
 
         Large runs fan out over the CPU cores (fork: the workers inherit the model). A worker
-        writes a config that did not exist in place, and stages one whose text changed beside its
-        file; this process puts the staged ones in place only after every device rendered. On an
-        error the staged files and the new configs are removed: the previous build is as it was. A full render
-        records what it rendered from (network/render/state.py); a partial one drops that
-        record, and whoever chose the devices from it records the new one. A full render that
-        the record shows to be current (same inputs, configs untouched) renders nothing.
+        writes each config whose text changed beside its file under the run's token; this process
+        puts them in place (one rename each, so no config is ever seen half-written) only after
+        every device rendered, and removes them all on an error: the previous build stays as it
+        was. The render record (network/render/state.py) is dropped before anything is written,
+        so a run killed halfway leaves nothing that vouches for the directory; a full render
+        writes a new one, a partial one leaves that to whoever chose the devices from the record.
+        A full render that the record shows to be current (same inputs, configs untouched)
+        renders nothing.
         """
         out_dir = Path(out_dir)
         if only is None and state.current(out_dir, self.network, self.secrets, self._allocations_digest()):
@@ -195,30 +209,28 @@ class Renderer:
                 progress(len(files))
             return RenderResult(unchanged=files)
         devices = list(only) if only is not None else list(self.network.iter_devices())
-        created = not out_dir.exists()
+        previous = _manifest(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        before = set(os.listdir(out_dir))
+        state.clear(out_dir)  # from here until the new record, nothing vouches for the directory
         token = uuid.uuid4().hex[:12]  # this run's staged files: .<name>.<token>.tmp
         try:
             staged = self._render_into(out_dir, devices, token, workers or min(os.cpu_count() or 1, 8), progress)
+            result = self._commit(out_dir, staged, token, previous, prune=only is None, stale=set(stale) - set(staged))
         except BaseException:  # the workers are gone: nothing writes any more
             for path in out_dir.glob(f".*.{token}.tmp"):
                 path.unlink(missing_ok=True)
-            for name in {self.filename(s, d) for s, d in devices} - before:
-                (out_dir / name).unlink(missing_ok=True)
-            if created:
+            if not previous and not any(out_dir.iterdir()):
                 out_dir.rmdir()
             raise
-        state.clear(out_dir)  # until the files are in place, nothing vouches for them
-        result = self._commit(out_dir, staged, token, prune=only is None, stale=set(stale) - set(staged))
         if only is None:
-            state.write(out_dir, self.network, self.secrets, self._allocations_digest())
+            state.write(out_dir, self.network, self.secrets, self._allocations_digest(), result.signatures)
         return result
 
-    def _render_into(self, out_dir: Path, devices: list, token: str, workers: int, progress) -> dict[str, str]:
-        """Config file -> NEW, STAGED or SAME, for every device (over the cores for many)."""
+    def _render_into(self, out_dir: Path, devices: list, token: str, workers: int, progress) -> dict[str, tuple]:
+        """Config file -> (STAGED or SAME, the signature of the file compared), for every device
+        (over the cores for many)."""
         chunks = [devices[i : i + CHUNK] for i in range(0, len(devices), CHUNK)]
-        staged: dict[str, str] = {}
+        staged: dict[str, tuple] = {}
         if workers > 1 and len(devices) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
             global _WORKER
             _WORKER = (self, out_dir, token)
@@ -236,50 +248,52 @@ class Renderer:
     def _allocations_digest(self) -> str:
         return state.allocations_digest(self.index.allocations)
 
-    def _stage_chunk(self, chunk: list, out_dir: Path, token: str) -> list[tuple[str, str]] | JinbaoError:
-        """Render a chunk of devices: a new config is written in place, one whose text changed
-        beside its file under the run's token (the parent puts it in place once every device
-        rendered), an unchanged one is left alone."""
+    def _stage_chunk(self, chunk: list, out_dir: Path, token: str) -> list[tuple[str, tuple]] | JinbaoError:
+        """Render a chunk of devices: a config whose text changed (or that does not exist) is
+        written beside its file under the run's token, for the parent to put in place once every
+        device rendered; an unchanged one is left alone, its signature taken as it was compared."""
         done, out = [], str(out_dir)
         try:
             for site, device in chunk:
                 name, data = self.filename(site, device), self.render(site, device).encode()
-                path = os.path.join(out, name)
                 try:
-                    with open(path, "rb") as fh:
-                        outcome = SAME if fh.read() == data else STAGED
+                    with open(os.path.join(out, name), "rb") as fh:
+                        if fh.read() == data:
+                            done.append((name, (SAME, state.signature(os.fstat(fh.fileno())))))
+                            continue
                 except FileNotFoundError:
-                    outcome = NEW
-                if outcome == NEW:
-                    try:
-                        _create(path, data)
-                    except FileExistsError:  # another run wrote it meanwhile: replace it like a changed one
-                        outcome = STAGED
-                if outcome == STAGED:
-                    _create(os.path.join(out, f".{name}.{token}.tmp"), data)
-                done.append((name, outcome))
+                    pass
+                with os.fdopen(
+                    os.open(os.path.join(out, f".{name}.{token}.tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                    "wb",  # configs hold secrets: 0600 from the start
+                ) as fh:
+                    fh.write(data)
+                done.append((name, (STAGED, None)))
         except JinbaoError as exc:  # carried back to the parent, raised there
             return exc
         return done
 
     @staticmethod
-    def _merge(staged: dict[str, str], done, progress) -> None:
+    def _merge(staged: dict[str, tuple], done, progress) -> None:
         if isinstance(done, JinbaoError):
             raise done
         staged.update(done)
         if progress:
             progress(len(done))
 
-    def _commit(self, out_dir: Path, staged: dict[str, str], token: str, prune: bool, stale: set[str]) -> RenderResult:
+    def _commit(
+        self, out_dir: Path, staged: dict[str, tuple], token: str, previous: set[str], prune: bool, stale: set[str]
+    ) -> RenderResult:
         """Put the staged configs in place, remove the stale ones, and list what the directory holds."""
         result = RenderResult()
-        manifest_path = out_dir / MANIFEST
-        previous = set(json.loads(manifest_path.read_text())["files"]) if manifest_path.exists() else set()
         out = str(out_dir)
-        for name, outcome in sorted(staged.items()):
+        for name, (outcome, signature) in sorted(staged.items()):
             if outcome == STAGED:
-                os.replace(os.path.join(out, f".{name}.{token}.tmp"), os.path.join(out, name))
+                path = os.path.join(out, name)
+                os.replace(os.path.join(out, f".{name}.{token}.tmp"), path)
+                signature = state.signature(os.stat(path))
             (result.unchanged if outcome == SAME else result.written).append(name)
+            result.signatures[name] = signature
         for name in sorted(stale & previous):
             (out_dir / name).unlink(missing_ok=True)
             result.removed.append(name)
@@ -289,5 +303,6 @@ class Renderer:
                 (out_dir / name).unlink(missing_ok=True)
                 result.removed.append(name)
             current = set(staged)
+        manifest_path = out_dir / MANIFEST
         write_atomic(manifest_path, json.dumps({"files": sorted(current)}, indent=0).encode())
         return result

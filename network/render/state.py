@@ -2,7 +2,7 @@
 
 ``build/configs/<env>/.render-state.json`` holds, after a render that left every device's
 config current: the digest of the inputs every device shares (address plan, policy, settings,
-secrets, templates, platform data, the renderer's own code), the digest of the allocations.yml
+secrets, templates, platform data, all of jinbao's code and Jinja2's version), the digest of the allocations.yml
 text rendered, the digest of each sites file, and the digest of ``.render-outputs.marshal``:
 each config's size, modification time and inode as the record found them (as git's index
 keeps them: a config edited, replaced or deleted since differs). A partial render that was not
@@ -18,6 +18,8 @@ import marshal
 import os
 from pathlib import Path
 
+import jinja2
+
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.ipam.store import dumps
@@ -27,10 +29,13 @@ from network.render.secrets import Secrets
 STATE = ".render-state.json"
 MANIFEST = ".manifest.json"  # the config files the last render left, written by the renderer
 OUTPUTS = ".render-outputs.marshal"  # their signatures when the record was written (kept by `clear`)
-VERSION = 2
+VERSION = 3  # 3: signatures with the change time
 PACKAGE = Path(__file__).resolve().parent.parent
-# everything, besides the model and allocations, that a device's config is made from
-CODE = [PACKAGE / "templates", PACKAGE / "platforms", PACKAGE / "render", PACKAGE / "ipam" / "conventions.py"]
+# everything, besides the model and allocations, that a device's config is made from: the templates,
+# the platforms' data and the code, all of jinbao's (a config's context draws on the model's schema,
+# IPAM's conventions and pools, ...: rather re-render everything after an upgrade than miss one),
+# and the template engine's version
+CODE = [PACKAGE]
 
 
 def inputs_digest(network: Network, secrets: Secrets) -> str:
@@ -40,6 +45,7 @@ def inputs_digest(network: Network, secrets: Secrets) -> str:
     shared.update(network.policy.model_dump_json().encode())
     shared.update(json.dumps(network.settings, sort_keys=True, default=str).encode())
     shared.update(repr(secrets).encode())  # only a digest of it is stored, beside configs that hold them
+    shared.update(f"jinja2 {jinja2.__version__}".encode())
     for root in CODE:
         for path in [root] if root.is_file() else sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".j2", ".yml", ".py"):
@@ -52,7 +58,12 @@ def allocations_digest(allocations: Allocations) -> str:
     return allocations.digest or hashlib.sha256(dumps(allocations).encode()).hexdigest()
 
 
-Signature = tuple[int, int, int]  # a config file's size, modification time (ns) and inode
+Signature = tuple[int, int, int, int]  # a config file's size, mtime, ctime (ns) and inode
+
+
+def signature(stat: os.stat_result) -> Signature:
+    """The change time too: a tool can put an edited file's mtime back, nobody can its ctime."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def signatures(out_dir: Path, names) -> dict[str, Signature] | None:
@@ -64,8 +75,7 @@ def signatures(out_dir: Path, names) -> dict[str, Signature] | None:
         return None
     try:
         for name in names:
-            stat = os.stat(name, dir_fd=directory)
-            found[name] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+            found[name] = signature(os.stat(name, dir_fd=directory))
     except OSError:
         return None
     finally:
@@ -113,16 +123,27 @@ def read(out_dir: Path) -> dict | None:
     return state if isinstance(state, dict) and state.get("version") == VERSION else None
 
 
-def write(out_dir: Path, network: Network, secrets: Secrets, allocations: str, changed: set[str] | None = None) -> None:
+def write(
+    out_dir: Path,
+    network: Network,
+    secrets: Secrets,
+    allocations: str,
+    rendered: dict[str, Signature],
+    changed: set[str] | None = None,
+) -> None:
     """Record that every config in out_dir is rendered from exactly these inputs (allocations: its
-    digest). `changed`: the only configs this render wrote or removed; the others keep the
-    signatures of the last record (one edited by hand since then still differs from it, so the
-    next render mends it). Without it, every config is looked at."""
+    digest). `rendered`: the signatures of the configs this render compared or wrote, as it found
+    or left them (so a config edited while the render ran still differs from its record). With
+    `changed` (the configs an incremental render wrote or removed), the configs it did not look at
+    keep the signatures of the last record: one edited by hand since still differs, and the next
+    render mends it. Any other config is looked at now."""
     names = _listed(out_dir) or []
     previous = _recorded_outputs(out_dir) if changed is not None else None
-    kept = {n: previous[1][n] for n in names if n in previous[1] and n not in changed} if previous else {}
-    fresh = signatures(out_dir, [n for n in names if n not in kept])
-    raw = marshal.dumps({**kept, **(fresh or {})})
+    known = dict(rendered)
+    if previous is not None:
+        known.update((n, previous[1][n]) for n in names if n not in known and n not in changed and n in previous[1])
+    fresh = signatures(out_dir, [n for n in names if n not in known])
+    raw = marshal.dumps({n: known[n] for n in names if n in known} | (fresh or {}))
     write_atomic(Path(out_dir) / OUTPUTS, raw)
     state = {
         "version": VERSION,

@@ -8,7 +8,7 @@ resident memory summed over the whole process tree (the render workers too).
                    through `jinbao plan --render` and the bench's own path (build.apply_plan)
   nothing changed  the same again, and every verb that reads the model: digests decide
   +1 township      append one township to a province file, `jinbao plan --render` (three times)
-  move             move the newest township to another county and back (three times)
+  move             move the three added townships to another county and back (three times)
   -1 township      remove the townships again, `jinbao plan --render --prune` (three times)
   capacity         `jinbao capacity` over it: time and summary (lines below need, insured, need in all)
   ansible          the same FRR template through an ansible-playbook template task, a sample of hosts
@@ -171,10 +171,16 @@ def bench_national() -> float:
         note = f"(median of {', '.join(f'{t:.2f}' for t in times)} s; {_rendered(out)})"
         row("+1 township: plan --render", elapsed, rss, "<= 1 s", elapsed <= 1, note)
 
-        def move(n: int) -> None:  # the newest township to the next county, and back, and again
+        def move(n: int) -> None:  # the three added townships to the next county, and back, and again
             text = zhejiang.read_text()
             county, other = ("zj-c03-x02", "zj-c03-x01") if n % 2 == 0 else ("zj-c03-x01", "zj-c03-x02")
-            zhejiang.write_text(text.replace(f"parent: {county}, posts: 6", f"parent: {other}, posts: 6"))
+            for added_id in ("zj-c03-x02-t990", "zj-c03-x02-t991", "zj-c03-x02-t992"):
+                start = text.index(f"  - {{id: {added_id},")
+                end = text.find("\n  - {", start + 1)
+                end = len(text) if end == -1 else end
+                chunk = text[start:end].replace(f"parent: {county},", f"parent: {other},")
+                text = text[:start] + chunk + text[end:]
+            zhejiang.write_text(text)
 
         elapsed, rss, out, times = median_of_three(plan, move)
         note = f"(median of {', '.join(f'{t:.2f}' for t in times)} s; {_rendered(out)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def test_a_render_with_nothing_changed_renders_nothing_but_mends_what_was_touche
     assert sorted(mended["written"]) == [edited, deleted], "a config touched by hand is rendered again"
     assert "# by hand" not in (build / edited).read_text()
     assert not jinbao("render", str(lab))["written"]
+
+
+def test_a_config_edited_with_its_times_put_back_is_still_rendered_again(lab: Path, in_tmp: Path) -> None:
+    build = in_tmp / "build" / "configs" / "lab"
+    jinbao("render", str(lab))
+    edited = build / "ministry-r1.frr.conf"
+    text, times = edited.read_text(), edited.stat()
+    edited.write_text(text.replace("hostname", "HOSTNAME", 1))  # the same size
+    os.utime(edited, ns=(times.st_atime_ns, times.st_mtime_ns))  # as `touch -r` or `rsync -t` would
+    assert edited.stat().st_size == times.st_size and edited.stat().st_mtime_ns == times.st_mtime_ns
+    assert jinbao("render", str(lab))["written"] == ["ministry-r1.frr.conf"]
+    assert edited.read_text() == text
 
 
 def test_a_config_edited_by_hand_before_an_incremental_plan_is_mended_by_the_next_render(

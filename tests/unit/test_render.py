@@ -58,10 +58,10 @@ def test_a_render_that_fails_halfway_leaves_the_previous_build_as_it_was(tmp_pat
     out = tmp_path / "out"
     renderer(env).render_all(out)
     configs = sorted(p for p in out.iterdir() if not p.name.startswith("."))
-    configs[0].unlink()  # a config that does not exist yet: written in place, so removed on the error
+    configs[0].unlink()  # a config that does not exist yet
     for config in configs[1:]:  # the others out of date: each one is staged beside its file
         config.write_text(config.read_text() + "# older\n")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".render-state.json"}
     network = load(env, cache=False)
     last = network.hostname(*[(s, d.name) for s, d in network.iter_devices()][-1])
     render = Renderer.render
@@ -77,6 +77,21 @@ def test_a_render_that_fails_halfway_leaves_the_previous_build_as_it_was(tmp_pat
     with pytest.raises(RenderError, match="broken"):
         renderer(env).render_all(out, workers=workers)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "staged files left, or configs replaced"
+    assert not (out / ".render-state.json").exists(), "the record no longer vouches for the directory"
+
+
+def test_a_manifest_that_is_not_one_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    env = copy_inventory(CASE / "inventory", tmp_path / "env")
+    shutil.copy(CASE / "expected" / "allocations.yml", env / "allocations.yml")
+    out = tmp_path / "out"
+    renderer(env).render_all(out)
+    configs = sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    configs[0].write_text("# edited\n")
+    (out / ".manifest.json").write_text("{not json")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(RenderError, match=r"\.manifest\.json: files is not the list of configs jinbao wrote"):
+        renderer(env).render_all(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def contexts(env: Path) -> dict[str, dict]:

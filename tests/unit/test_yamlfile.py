@@ -104,6 +104,33 @@ def test_every_tricky_scalar_in_every_spot_reads_as_pyyaml_reads_it(spot):
     assert {s: pair for s, pair in different.items() if pair[0] != pair[1]} == {}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sites:\r\n  - id: s1\r\n    enabled: no\r\n    vlan: 010\r\n    time: 12:30\r\n",  # CRLF
+        "a: yes\rb: 010\r",  # CR alone
+        '{"a":yes}',
+        'a: {"b":no}',
+        'a: [{x: 1, "y":off}]',
+        "{'a':010}",
+        'a: "x\x85y"',  # NEL, a line break to YAML 1.1
+        "a: x\u2028y",
+        "a: x\x01",
+        "[1, 2]: a",
+        "{a: 1}: b",
+        ": a",
+        "- : a",
+        "a: &x [1]\nb: *x",
+        "a: \ufeffyes",
+    ],
+)
+def test_what_yaml_rs_would_read_otherwise_is_read_by_pyyaml(text):
+    assert ours(text) == pyyaml(text)
+    if isinstance(load_text(text) if ours(text)[:8] != "refused:" else None, dict) and "&x" in text:
+        first = load_text(text)
+        assert first["a"] is first["b"], "an alias is the anchored object itself, as PyYAML gives it"
+
+
 def test_random_documents_read_as_pyyaml_reads_them():
     rng = random.Random(19)
     words = [*TRICKY, "'yes'", '"010"', "浙江省第1市", "a b", "x:y", "# on 12:30"]
