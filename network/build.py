@@ -54,7 +54,8 @@ def render_configs(
         result = renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
     if changes is not None and only is not None:  # every config is current again: record from what
         changed = {*result.written, *result.removed}
-        state.write(out_dir, network, secrets, allocations_digest(env), result.signatures, changed)
+        digest = allocations.digest or allocations_digest(env)  # set when allocations.yml was read or written
+        state.write(out_dir, network, secrets, digest, result.signatures, changed)
     return result
 
 

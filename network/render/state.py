@@ -12,6 +12,7 @@ full; an incremental one keeps the signatures of the configs it did not touch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import marshal
@@ -45,12 +46,19 @@ def inputs_digest(network: Network, secrets: Secrets) -> str:
     shared.update(network.policy.model_dump_json().encode())
     shared.update(json.dumps(network.settings, sort_keys=True, default=str).encode())
     shared.update(repr(secrets).encode())  # only a digest of it is stored, beside configs that hold them
-    shared.update(f"jinja2 {jinja2.__version__}".encode())
+    shared.update(_code_digest().encode())
+    return shared.hexdigest()
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The templates, platform data and code (CODE) and Jinja2's version: read once a process."""
+    code = hashlib.sha256(f"jinja2 {jinja2.__version__}".encode())
     for root in CODE:
         for path in [root] if root.is_file() else sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".j2", ".yml", ".py"):
-                shared.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
-    return shared.hexdigest()
+                code.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return code.hexdigest()
 
 
 def allocations_digest(allocations: Allocations) -> str:
