@@ -14,8 +14,8 @@ from network.progress import Track, untracked
 def plan(env: Path, track: Track = untracked) -> tuple[Network, ipam.Plan, str]:
     """The model and its plan; how: "unchanged", "incremental" or "full" (network.ipam.incremental)."""
     env = Path(env)
-    with gc_paused(), track(f"read {env.name}'s sites files", len(site_files(env)) if env.is_dir() else None) as go:
-        network = load(env, progress=go)
+    with track(f"read {env.name}'s sites files", len(site_files(env)) if env.is_dir() else None) as advance:
+        network = load(env, progress=advance)
     with gc_paused(), track("allocate addresses", None):
         previous = ipam.read(env)
         result, how = incremental.plan(network, previous)

@@ -164,7 +164,7 @@ def push_routers(run: Run, hostnames: list[str], vault_password_file: Path | Non
     return ", ".join(f"{o.hostname} {o.status}" + (f" ({o.safety_net})" if o.safety_net else "") for o in outcomes)
 
 
-def _dc_addresses(network, allocations, site_id: str) -> list[tuple[str, str]]:
+def _must_reach(network, allocations, site_id: str) -> list[tuple[str, str]]:
     """(what, address) the township must reach: its province's data centres' router loopbacks and
     the ministry's LAN (the same destinations the lab's WAN check pings)."""
     province = network.province_of(network.sites[site_id])
@@ -189,7 +189,7 @@ def reaches_dc(env: Path, site_id: str, seconds: float = VERIFY_S) -> str:
     network, allocations, topo = _topology(env)
     clerk = drill_plan(network, allocations, site_id)
     nodes = NodeControl(env, topo, network.settings)
-    targets = _dc_addresses(network, allocations, site_id)
+    targets = _must_reach(network, allocations, site_id)
     if not targets:
         raise LabError(f"{site_id}: its province has no data centre to reach")
     deadline, began = time.monotonic() + seconds, time.monotonic()

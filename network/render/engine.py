@@ -39,22 +39,6 @@ _WORKER: tuple[Renderer, Path, str] | None = None  # what a forked worker render
 STAGED, SAME = "staged", "same"  # a config written beside its file (changed or new), or unchanged
 
 
-def _manifest(out_dir: Path) -> set[str]:
-    """The configs the last render left (none: no build yet); a manifest that is not one is refused
-    before anything is written."""
-    path = out_dir / MANIFEST
-    if not path.exists():
-        return set()
-    try:
-        files = json.loads(path.read_text())["files"]
-        if isinstance(files, list) and all(isinstance(f, str) and "/" not in f for f in files):
-            return set(files)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    said = "is not the list of configs jinbao wrote: remove the directory and render again"
-    raise RenderError(Problem(str(path), "", "files", said))
-
-
 def _render_chunk(keys: list[tuple[str, str]]):
     assert _WORKER is not None
     renderer, out_dir, token = _WORKER
@@ -204,12 +188,12 @@ class Renderer:
         """
         out_dir = Path(out_dir)
         if only is None and state.current(out_dir, self.network, self.secrets, self._allocations_digest()):
-            files = sorted(json.loads((out_dir / MANIFEST).read_text())["files"])
+            files = sorted(state.manifest(out_dir))
             if progress:
                 progress(len(files))
             return RenderResult(unchanged=files)
         devices = list(only) if only is not None else list(self.network.iter_devices())
-        previous = _manifest(out_dir)
+        previous = state.manifest(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         state.clear(out_dir)  # from here until the new record, nothing vouches for the directory
         token = uuid.uuid4().hex[:12]  # this run's staged files: .<name>.<token>.tmp

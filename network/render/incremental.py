@@ -14,7 +14,6 @@ sites file no longer cached, a new address region) renders in full, which is alw
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from network.ipam import Change
 from network.ipam.incremental import cached_sites
 from network.model import Network, Site
 from network.render import state
-from network.render.engine import MANIFEST, Renderer
+from network.render.engine import Renderer
 
 # a change of any of these moves what the site's subtree renders: paths, areas, hostnames, peers
 TREE_FIELDS = ("slug", "tier", "parent", "devices")
@@ -40,11 +39,9 @@ def affected_devices(renderer: Renderer, since: str | None, changes: list[Change
     """What to re-render after a plan that went from allocations digest `since`; None: everything."""
     network, out_dir = renderer.network, Path(out_dir)
     recorded = state.read(out_dir)
-    manifest = out_dir / MANIFEST
     if (
         recorded is None
-        or not manifest.exists()
-        or not json.loads(manifest.read_text()).get("files")
+        or not state.manifest(out_dir)
         or since is None
         or recorded["allocations"] != since
         or recorded["inputs"] != state.inputs_digest(network, renderer.secrets)

@@ -2,10 +2,12 @@
 
 ``build/configs/<env>/.render-state.json`` holds, after a render that left every device's
 config current: the digest of the inputs every device shares (address plan, policy, settings,
-secrets, templates, platform data, all of jinbao's code and Jinja2's version), the digest of the allocations.yml
-text rendered, the digest of each sites file, and the digest of ``.render-outputs.marshal``:
-each config's size, modification time and inode as the record found them (as git's index
-keeps them: a config edited, replaced or deleted since differs). A partial render that was not
+secrets, templates, platform data, all of jinbao's code and Jinja2's version), the digest of the
+allocations.yml text rendered, the digest of each sites file, and the digest of
+``.render-outputs.marshal``: each config's size, modification and change times and inode as the
+render left them (as git's index keeps them: a config edited, replaced or deleted since differs).
+``.manifest.json`` lists the configs the directory holds (network/render/engine.py writes it).
+A partial render that was not
 chosen from this state (`jinbao render --site`) drops the record, so the next render renders in
 full; an incremental one keeps the signatures of the configs it did not touch.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import jinja2
 
+from network.errors import Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.ipam.store import dumps
@@ -91,11 +94,20 @@ def signatures(out_dir: Path, names) -> dict[str, Signature] | None:
     return found
 
 
-def _listed(out_dir: Path) -> list[str] | None:
+def manifest(out_dir: Path) -> set[str]:
+    """The configs the last render left (none: no build yet); a manifest that is not one is refused,
+    before a render writes anything."""
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return set()
     try:
-        return list(json.loads((Path(out_dir) / MANIFEST).read_text())["files"])
+        files = json.loads(path.read_text())["files"]
+        if isinstance(files, list) and all(isinstance(f, str) and "/" not in f for f in files):
+            return set(files)
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        pass
+    said = "is not the list of configs jinbao wrote: remove the directory and render again"
+    raise RenderError(Problem(str(path), "", "files", said))
 
 
 def _recorded_outputs(out_dir: Path) -> tuple[str, dict[str, Signature]] | None:
@@ -110,10 +122,14 @@ def _recorded_outputs(out_dir: Path) -> tuple[str, dict[str, Signature]] | None:
 def current(out_dir: Path, network: Network, secrets: Secrets, allocations: str) -> bool:
     """Whether the configs in out_dir are every device's, rendered from exactly these inputs and
     untouched since: then a render has nothing to do."""
-    recorded, names = read(out_dir), _listed(out_dir)
+    recorded = read(out_dir)
+    try:
+        names = manifest(out_dir)
+    except RenderError:
+        return False
     if (
         recorded is None
-        or names is None
+        or not names
         or recorded["allocations"] != allocations
         or recorded["files"] != network.file_digests
         or recorded["inputs"] != inputs_digest(network, secrets)
@@ -145,7 +161,7 @@ def write(
     `changed` (the configs an incremental render wrote or removed), the configs it did not look at
     keep the signatures of the last record: one edited by hand since still differs, and the next
     render mends it. Any other config is looked at now."""
-    names = _listed(out_dir) or []
+    names = sorted(manifest(out_dir))
     previous = _recorded_outputs(out_dir) if changed is not None else None
     known = dict(rendered)
     if previous is not None:
