@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from pathlib import Path
 
 from network.fileio import write_cache
@@ -23,8 +22,10 @@ from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, lin
 from network.ipam.pools import Pool, VillagePool, layout, parse_ip, to_int, to_ip
 from network.ipam.store import SECTIONS, Allocations
 from network.model import Network, Site
+from network.model.cache import RECORDS, cached_sites
+from network.model.checked import added_in_file
 
-STATE_FILE = "plan-state.json"
+STATE_FILE = RECORDS[0]  # "plan-state.json": the cache keeps the sites-file versions it names
 STATE_VERSION = 2  # 2: links record their ends
 
 # which allocations live in a pool of that name: (section, field or None for plain values)
@@ -76,9 +77,9 @@ def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
         old_digest = state["files"][label]
         if old_digest == file_digest:
             continue
-        found = _added_in_file(cached_sites(root, label, old_digest), by_file.get(label, []))
-        if found is None:
-            return None
+        found = added_in_file(cached_sites(root, label, old_digest), by_file.get(label, []))
+        if found is None or any(site.tier == "province" for site in found):
+            return None  # a site edited or gone; or a new address region
         added += found
     order = {site_id: n for n, site_id in enumerate(network.sites)}
     return sorted(added, key=lambda s: order[s.id])
@@ -100,35 +101,6 @@ def _remembered(root: Path, network: Network, previous: Allocations) -> dict | N
     ):
         return None
     return state
-
-
-def _added_in_file(old_sites: list[Site] | None, current: list[Site]) -> list[Site] | None:
-    """The sites of one file that are new since its old version; None if any other site changed."""
-    if old_sites is None:
-        return None
-    old_by_id = {site.id: site for site in old_sites}
-    if len(old_by_id.keys() & {s.id for s in current}) != len(old_by_id):
-        return None  # a site was removed or moved to another file
-    added = []
-    for site in current:
-        old = old_by_id.get(site.id)
-        if old is None:
-            if site.tier == "province":
-                return None  # a new address region
-            added.append(site)
-        elif old != site:
-            return None
-    return added
-
-
-def cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
-    """The sites of an earlier version of a file, from the model's per-file cache."""
-    path = root / ".cache" / f"sites-{file_digest}.pickle"
-    try:
-        sites, problems, _raws = pickle.loads(path.read_bytes())
-    except Exception:  # missing or from another version: plan in full
-        return None
-    return None if problems else sites
 
 
 class AddingPlanner(Planner):

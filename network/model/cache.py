@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from network.fileio import write_cache
+from network.model.schema import Site
 from network.model.sitefiles import site_files, validate_file
 
 CACHE_VERSION = b"7"  # bump when validation changes: a cached result must not outlive its rules
@@ -84,11 +85,27 @@ def validate_all(
     return results
 
 
+def cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
+    """The sites of an earlier version of a file, from this cache (None: not cached, or it had problems)."""
+    path = Path(root) / ".cache" / f"sites-{file_digest}.pickle"
+    try:
+        sites, problems, _raws = pickle.loads(path.read_bytes())
+    except Exception:  # missing or from another version
+        return None
+    return None if problems else sites
+
+
+# the records of the last plan (network.ipam.incremental) and the last check (network.model.checked):
+# the file versions they name stay cached, to tell what was added since
+RECORDS = ("plan-state.json", "check-state.json")
+
+
 def _prune_cache(cache_dir: Path, current: set[str]) -> None:
-    """Drop cached files of sites-file versions that neither the model nor the last plan refers to."""
+    """Drop cached files of sites-file versions that neither the model nor a record refers to."""
     keep = set(current)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        keep |= set(json.loads((cache_dir / "plan-state.json").read_text()).get("files", {}).values())
+    for record in RECORDS:
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            keep |= set(json.loads((cache_dir / record).read_text()).get("files", {}).values())
     for cached in cache_dir.glob("sites-*.pickle"):
         if cached.stem.removeprefix("sites-") not in keep:
             cached.unlink(missing_ok=True)

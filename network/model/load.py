@@ -3,7 +3,8 @@
 Every problem found is collected, so one run shows them all; each names the
 file, the site path (slugs from the province down) and the field. The parts live
 next door: sitefiles (one file's records), cache (unchanged files are not parsed
-again), network (the loaded model and its indexes), rules (the checks across sites).
+again), network (the loaded model and its indexes), rules (the checks across sites),
+checked (when sites were only added since the rules last passed, they alone are checked).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from network.errors import ModelError, Problem
+from network.model import checked
 from network.model.cache import validate_all
 from network.model.network import Network, children_of, site_path
 from network.model.rules import check_tree
@@ -105,9 +107,13 @@ def load(
         policy=policy,
         file_digests=file_digests,  # type: ignore[arg-type]
     )
-    problems += check_tree(network)
+    remembered = cache_dir is not None and not problems
+    added = checked.added_since(network) if remembered else None
+    problems += check_tree(network, added)
     if problems:
         raise ModelError(problems)
+    if remembered and added != []:
+        checked.remember(network)
     return network
 
 

@@ -5,6 +5,8 @@ Checks only: the indexes the model is read by (Network.children) are built by lo
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from network.errors import Problem
 from network.model.network import Network
 from network.model.schema import DC_PARENT_TIERS, TIERS, Site
@@ -17,8 +19,13 @@ LINE_ABOVE_PARENT = frozenset({("township", "city")})
 INSURED_TIERS = ("county", "township")  # who states an insured population (docs/capacity.md)
 
 
-def check_tree(network: Network) -> list[Problem]:
-    """Rules that span sites: one root, parents one tier up, unique hostnames, lines that land."""
+def check_tree(network: Network, added: Collection[str] | None = None) -> list[Problem]:
+    """Rules that span sites: one root, parents one tier up, unique hostnames, lines that land.
+
+    `added`: the ids of sites added to a network that passed these rules, nothing else changed
+    (network.model.checked knows when): only the sites those can break are checked again (they,
+    their parents, and the sites whose slug or hostnames they share), which finds the same
+    problems, in the same order, as a check of every site (a test compares the two)."""
     problems: list[Problem] = []
     sites, files = network.sites, network.site_files
 
@@ -29,29 +36,66 @@ def check_tree(network: Network) -> list[Problem]:
     if len(roots) > 1:
         for site in roots[1:]:
             bad(site, "tier", f"a second ministry; '{roots[0].id}' is the root already")
-    in_loops = _check_parent_loops(network, bad)
-    slugs: dict[str, Site] = {}
-    for site in sites.values():
-        if site.slug in slugs:
+    if added is None:
+        focus = list(sites.values())
+    else:
+        wanted = _reach_of(network, added)
+        focus = [site for site in sites.values() if site.id in wanted]
+    in_loops = _check_parent_loops(network, bad, focus)
+    _check_each(network, focus, in_loops, bad)
+    _check_hostnames(network, focus, bad)
+    for site in focus:
+        if site.id not in in_loops:
+            _check_uplinks(network, site, bad)
+    problems += _check_business_site(network)
+    return problems
+
+
+def _check_each(network: Network, focus: list[Site], in_loops: set[str], bad) -> None:
+    """The rules of one site against the rest: its slug, parent, devices, DR target, insured."""
+    first_of_slug: dict[str, Site] = {}
+    for site in network.sites.values():
+        first_of_slug.setdefault(site.slug, site)
+    for site in focus:
+        first = first_of_slug[site.slug]
+        if first is not site:
             bad(
                 site,
                 "slug",
-                f"'{site.slug}' is the slug of '{slugs[site.slug].id}' too; "
+                f"'{site.slug}' is the slug of '{first.id}' too; "
                 "hostnames are built from it, make it unique (e.g. add the county)",
             )
-        slugs.setdefault(site.slug, site)
         if site.id not in in_loops:
             _check_parent(network, site, bad)
         _check_devices(site, bad)
         if site.dr_for is not None:
             _check_dr_site(network, site, bad)
         _check_insured(network, site, bad)
-    _check_hostnames(network, bad)
+
+
+def _reach_of(network: Network, added: Collection[str]) -> set[str]:
+    """The sites whose checks an added site can change, in a network that passed them without it:
+    the added sites; their parents (a county's insured total counts its townships); and the sites
+    that share a slug or a hostname with one (the later of two is the one refused). Nothing else:
+    the other sites' parents, lines and DR targets were there and right before."""
+    sites = network.sites
+    reach = {site_id for site_id in added if site_id in sites}
+    by_slug: dict[str, list[Site]] = {}
     for site in sites.values():
-        if site.id not in in_loops:
-            _check_uplinks(network, site, bad)
-    problems += _check_business_site(network)
-    return problems
+        by_slug.setdefault(site.slug, []).append(site)
+    for site_id in list(reach):
+        site = sites[site_id]
+        if site.parent in sites:
+            reach.add(site.parent)
+        reach.update(other.id for other in by_slug[site.slug])
+        for name in [d.name for d in site.devices] + [h.name for h in site.hosts]:
+            made = network.hostname(site, name)  # <slug>-<name>: split at each '-' to find its other makers
+            for at in (n for n, char in enumerate(made) if char == "-"):
+                rest = made[at + 1 :]
+                for other in by_slug.get(made[:at], ()):
+                    if any(d.name == rest for d in other.devices) or any(h.name == rest for h in other.hosts):
+                        reach.add(other.id)
+    return reach
 
 
 def _check_dr_site(network: Network, site: Site, bad) -> None:
@@ -125,13 +169,12 @@ def _missing_roles(network: Network, site: Site, needed: dict[str, str]) -> list
     ]
 
 
-def _check_parent_loops(network: Network, bad) -> set[str]:
-    """Refuse parents that loop (a site its own ancestor); the ids in or under a loop are returned,
-    so that no rule which walks up the tree runs on them."""
+def _check_parent_loops(network: Network, bad, starts: list[Site]) -> set[str]:
+    """Refuse parents that loop (a site its own ancestor), walking up from `starts`; the ids in
+    or under a loop are returned, so that no rule which walks up the tree runs on them."""
     sites = network.sites
     done: dict[str, bool] = {}  # id -> its ancestry ends in a loop
-    order = {site_id: n for n, site_id in enumerate(sites)}
-    for start in sites:
+    for start in (site.id for site in starts):
         chain: list[str] = []
         on_walk: set[str] = set()
         current: str | None = start
@@ -142,6 +185,7 @@ def _check_parent_loops(network: Network, bad) -> set[str]:
         looped = current in on_walk or done.get(current or "", False)
         if current in on_walk:
             loop = chain[chain.index(current) :]
+            order = {site_id: n for n, site_id in enumerate(sites)}
             first = min(range(len(loop)), key=lambda n: order[loop[n]])
             loop = loop[first:] + loop[:first]
             site = sites[loop[0]]
@@ -156,12 +200,13 @@ def _check_parent_loops(network: Network, bad) -> set[str]:
     return {site_id for site_id, looped in done.items() if looped}
 
 
-def _check_hostnames(network: Network, bad) -> None:
+def _check_hostnames(network: Network, sites: list[Site], bad) -> None:
     """Hostnames are made as <site slug>-<name> (Network.hostname): a city's router `dc-r1` and
     the router `r1` of a site slugged `<city>-dc` would both be `<city>-dc-r1`, one config
-    silently overwriting the other. Unique across the environment, routers and servers alike."""
+    silently overwriting the other. Unique across the environment, routers and servers alike
+    (`sites`: every site, or every one that makes a hostname an added site makes too)."""
     made: dict[str, tuple[Site, str, str]] = {}
-    for site in network.sites.values():
+    for site in sites:
         named = [("devices", n, d.name) for n, d in enumerate(site.devices)]
         named += [("hosts", n, h.name) for n, h in enumerate(site.hosts)]
         for kind, index, name in named:

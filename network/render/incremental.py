@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from network.ipam import Change
-from network.ipam.incremental import cached_sites
 from network.model import Network, Site
+from network.model.cache import cached_sites
 from network.render import state
 from network.render.engine import Renderer
 
