@@ -89,7 +89,7 @@ def apply_plan(
     since = allocations_digest(env) if render else None  # what was rendered from
     if not check:
         with track(f"write {ipam.store.FILE}", None):
-            text = ipam.store.dumps(result.allocations)
+            text = result.text if result.text is not None else ipam.store.dumps(result.allocations)
             run.written = ipam.store.write_text(env, text, result.allocations)
             if run.written:
                 incremental.remember(network, text)

@@ -47,6 +47,9 @@ class Change:
 class Plan:
     allocations: Allocations
     changes: list[Change]
+    # allocations.yml as it says these allocations, when known without formatting them all
+    # (network.ipam.incremental); None: store.dumps(allocations) it is
+    text: str | None = None
 
 
 def region_of(network: Network, site: Site) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from network.fileio import write_cache
 from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, line_ends
 from network.ipam.pools import Pool, VillagePool, layout, parse_ip, to_int, to_ip
-from network.ipam.store import SECTIONS, Allocations
+from network.ipam.store import SECTIONS, Allocations, dumps_added
 from network.model import Network, Site
 from network.model.cache import RECORDS, cached_sites
 from network.model.checked import added_in_file
@@ -58,9 +58,16 @@ def plan(network: Network, previous: Allocations) -> tuple[Plan, str]:
     added = added_sites(network, previous)
     if added is None:
         return allocate(network, previous), "full"
+    source = previous.source.decode("utf-8") if previous.source is not None else None
     if not added:
-        return Plan(previous, []), "unchanged"
-    return AddingPlanner(network, previous, added).run(), "incremental"
+        return Plan(previous, [], source), "unchanged"
+    result = AddingPlanner(network, previous, added).run()
+    if source is not None:  # only additions: their lines go into the text the plan was made from
+        new: dict[str, dict] = {}
+        for change in result.changes:
+            new.setdefault(change.section, {})[change.key] = change.new
+        result.text = dumps_added(source, new)
+    return result, "incremental"
 
 
 def added_sites(network: Network, previous: Allocations) -> list[Site] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,8 @@ class Allocations:
     hosts: dict[str, dict] = field(default_factory=dict)  # dc-site/host -> {address, management}
     # sha256 of the allocations.yml text this was read from (None: not read from a file)
     digest: str | None = field(default=None, compare=False, repr=False)
+    # that text, as read (what an incremental plan adds lines to: network.ipam.store.dumps_added)
+    source: bytes | None = field(default=None, compare=False, repr=False)
 
     def section(self, name: str) -> dict:
         return getattr(self, name)
@@ -69,7 +72,7 @@ def read(root: Path) -> Allocations:
             raise IpamError(Problem(FILE, "", "version", "must be 1; restore the file from git"))
         _to_marshal(cached, data)
     allocations = Allocations(**{name: dict(data.get(name) or {}) for name in SECTIONS})
-    allocations.digest = digest
+    allocations.digest, allocations.source = digest, raw
     return allocations
 
 
@@ -161,15 +164,73 @@ def dumps(allocations: Allocations) -> str:
             lines.append(f"{name}: {{}}\n")
             continue
         lines.append(f"{name}:\n")
-        fmt = _FORMATS[name]
-        for key in sorted(entries):
-            value = entries[key]
-            try:  # the planner builds every value in these shapes
-                text = fmt(value)
-            except (KeyError, TypeError, IndexError, ValueError):
-                text = _value(value)
-            lines.append(f'  "{key}": {text}\n')
+        lines += [_entry(name, key, entries[key]) for key in sorted(entries)]
     return "".join(lines)
+
+
+def _entry(section: str, key: str, value) -> str:
+    try:  # the planner builds every value in these shapes
+        text = _FORMATS[section](value)
+    except (KeyError, TypeError, IndexError, ValueError):
+        text = _value(value)
+    return f'  "{key}": {text}\n'
+
+
+def dumps_added(text: str, added: dict[str, dict]) -> str | None:
+    """What dumps() writes once `added` (section -> new keys and their values) joins the
+    allocations `text` holds (as dumps wrote it): each new line put in its sorted place, found by
+    bisecting that section's lines, instead of formatting all ~180,000 again. None: `text` is not
+    in dumps' shape, or a key is in it already (then dumps() it is)."""
+    edits: list[tuple[int, int, str, str]] = []  # text[start:stop] becomes these lines (of this key)
+    for name, entries in added.items():
+        if not entries:
+            continue
+        empty = text.find(f"\n{name}: {{}}\n")
+        if empty != -1:  # the section's first entries
+            lines = "".join(_entry(name, key, entries[key]) for key in sorted(entries))
+            edits.append((empty + 1, empty + len(name) + 6, "", f"{name}:\n{lines}"))
+            continue
+        header = text.find(f"\n{name}:\n")
+        if header == -1:
+            return None
+        low = header + len(name) + 3  # the section's first line
+        after = _UNINDENTED.search(text, low)  # the next section's
+        high = after.start() + 1 if after else len(text)
+        for key in entries:
+            at = _line_after(text, low, high, key)
+            if at is None:
+                return None
+            edits.append((at, at, key, _entry(name, key, entries[key])))
+    edits.sort(key=lambda edit: edit[:3])  # new lines at one place go in key order
+    parts, last = [], 0
+    for start, stop, _key, lines in edits:
+        parts += [text[last:start], lines]
+        last = stop
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+_UNINDENTED = re.compile(r"\n(?=[^ ])")
+
+
+def _line_after(text: str, low: int, high: int, key: str) -> int | None:
+    """Where the line of `key` goes among the sorted entry lines text[low:high] (None: it is there,
+    or a line is not an entry)."""
+    while low < high:
+        start = text.rfind("\n", low - 1, (low + high) // 2) + 1  # the line the middle falls in
+        if not text.startswith('  "', start):
+            return None
+        quote, end = text.find('"', start + 3), text.find("\n", start)
+        if quote == -1 or end == -1 or quote > end:
+            return None
+        found = text[start + 3 : quote]
+        if found == key:
+            return None
+        if found < key:
+            low = end + 1
+        else:
+            high = start
+    return low
 
 
 def write(root: Path, allocations: Allocations) -> bool:

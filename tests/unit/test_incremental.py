@@ -126,3 +126,32 @@ def test_incremental_equals_full_on_a_generated_country(tmp_path: Path) -> None:
     fast, how, full = both(env)
     assert how == "incremental"
     assert fast.allocations == full.allocations and fast.changes == full.changes
+
+
+def test_added_lines_go_where_a_full_write_puts_them(lab: Path) -> None:
+    """store.dumps_added: the text of the allocations plus some, equal to dumps() of them all;
+    first and last in a section, several in one place, a section opening, a key there already."""
+    whole = ipam.read(lab)
+    text = ipam.store.dumps(whole)
+    for name in ("sites", "devices", "links", "zones", "hosts"):
+        keys = sorted(whole.section(name))
+        fewer = ipam.Allocations(**{s: dict(whole.section(s)) for s in ipam.store.SECTIONS})
+        taken = keys[:2] + keys[len(keys) // 2 : len(keys) // 2 + 3] + keys[-2:]
+        removed = {key: fewer.section(name).pop(key) for key in reversed(taken)}  # in no particular order
+        assert ipam.store.dumps_added(ipam.store.dumps(fewer), {name: removed}) == text
+        emptied = ipam.Allocations(**{s: dict(whole.section(s)) for s in ipam.store.SECTIONS if s != name})
+        assert ipam.store.dumps_added(ipam.store.dumps(emptied), {name: whole.section(name)}) == text
+    key = next(iter(whole.sites))
+    assert ipam.store.dumps_added(text, {"sites": {key: whole.sites[key]}}) is None
+    not_ours = text.replace('\n  "', "\n  '")  # not the shape dumps writes
+    assert ipam.store.dumps_added(not_ours, {"sites": {"zz": {"lan": "10.0.0.0/24"}}}) is None
+
+
+def test_an_incremental_plan_writes_what_a_full_one_would(lab: Path) -> None:
+    planned(lab)
+    edit_sites(lab, lambda sites: sites.extend(NEW_SITES))
+    fast, how, full = both(lab)
+    assert how == "incremental" and fast.text == ipam.store.dumps(full.allocations)
+    planned(lab)
+    fast, how, _full = both(lab)
+    assert how == "unchanged" and fast.text == (lab / "allocations.yml").read_text()
