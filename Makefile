@@ -26,11 +26,12 @@ ROLES_WITH_MOLECULE := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wild
 MOLECULE_FIRST := postgresql_replication name_server pension_app pgbackrest
 MOLECULE_ORDER := $(filter $(ROLES_WITH_MOLECULE),$(MOLECULE_FIRST)) $(filter-out $(MOLECULE_FIRST),$(ROLES_WITH_MOLECULE))
 
-check: setup  ## the model end to end without containers: validate, plan --check, render, zones, inventory, diagram
+check: setup  ## the model end to end without containers: validate (zones.yml too), plan --check, capacity, render, zones, inventory, diagram
 	$(BIN)/jinbao validate $(ENV)
 	$(BIN)/jinbao plan $(ENV) --check
+	$(BIN)/jinbao capacity $(ENV)
 	$(BIN)/jinbao render $(ENV)
-	@if [ -f $(ENV)/zones.yml ]; then $(BIN)/jinbao zones validate $(ENV) && $(BIN)/jinbao zones render $(ENV); fi
+	@if [ -f $(ENV)/zones.yml ]; then $(BIN)/jinbao zones render $(ENV); fi
 	PATH=$(BIN):$$PATH $(BIN)/ansible-inventory -i $(ENV) --graph
 	$(BIN)/jinbao diagram $(ENV)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from network import build, ipam
+from network import build, ipam, zones
 from network.cli import console
 from network.cli.console import EnvArg, JsonOpt, VaultOpt
 from network.errors import JinbaoError
@@ -30,17 +30,23 @@ def _counts(network: Network) -> dict[str, int]:
 
 
 def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
-    """Load and check the intent: sites.yml, addressing.yml, group_vars/all."""
+    """Load and check the intent: sites.yml, addressing.yml, group_vars/all, and zones.yml when
+    the environment has one (as `jinbao zones validate`)."""
     with console.errors(as_json):
         started = time.perf_counter()
         network = load(env)
         counts = _counts(network)
         # the addressing checks of `plan` (full pools, overlapping blocks), read-only: nothing is written
         pending = incremental.plan(network, ipam.read(env))[0].changes
+        policy = zones.load_if_any(env, network=network)
+    zoned = {"zones": len(policy.zones), "flows": len(policy.flows)} if policy is not None else None
     if as_json:
-        print(json.dumps({"ok": True, "environment": network.name, "counts": counts, "pending": len(pending)}))
+        report = {"ok": True, "environment": network.name, "counts": counts, "pending": len(pending), "zones": zoned}
+        print(json.dumps(report))
         return
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    if zoned is not None:
+        summary += f"; zones.yml: {zoned['zones']} zones, {zoned['flows']} flows"
     console.out.print(f"[green]✓[/] {env}: valid ({summary}) in {time.perf_counter() - started:.2f}s")
     if pending:
         released = len(prune.releases(pending))

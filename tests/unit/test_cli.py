@@ -172,3 +172,18 @@ def test_piped_a_run_says_each_stage_in_plain_lines_and_with_json_nothing(lab: P
     assert "\x1b" not in result.stderr, "no terminal codes in a pipe"
     again = run("render", lab, "--json")
     assert again.exit_code == 0 and again.stderr == "" and json.loads(again.stdout)["ok"]
+
+
+def test_validate_reads_zones_yml_too(lab: Path) -> None:
+    result = run("validate", lab, "--json")
+    assert json.loads(result.stdout)["zones"]["flows"] > 10
+    assert "zones.yml:" in run("validate", lab).stdout
+    zones = lab / "zones.yml"
+    zones.write_text(zones.read_text().replace("review:", "reviewed:", 1))
+    for args in (["validate", lab], ["validate", lab, "--json"]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert "zones.yml" in result.output and "valid" not in result.stdout.replace("invalid", "")
+    zones.unlink()
+    result = run("validate", lab, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["zones"] is None
