@@ -7,25 +7,28 @@ After a plan that jinbao itself wrote, nothing needs re-checking: the state file
 produced, of the address plan, and of every sites file. If all match except for files
 where sites were only *added*, the new sites are planned against pools primed from
 allocations.yml, which gives exactly what the full planner would (a test compares both).
-Anything else (a site removed or edited, a new province, a changed plan, a hand edit)
+Anything else (a site removed or edited, a new province, a changed plan, a hand edit, another
+version of the file's format)
 falls back to the full planner.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
 
 from network.fileio import write_cache
+from network.ipam import store
 from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, line_ends
 from network.ipam.pools import Pool, VillagePool, layout, parse_ip, to_int, to_ip
 from network.ipam.store import SECTIONS, Allocations, dumps_added
 from network.model import Network, Site
-from network.model.cache import RECORDS, cached_sites
+from network.model.cache import PLAN_RECORD, cached_sites
 from network.model.checked import added_in_file
 
-STATE_FILE = RECORDS[0]  # "plan-state.json": the cache keeps the sites-file versions it names
+STATE_FILE = PLAN_RECORD  # the model's cache keeps the sites-file versions it names
 STATE_VERSION = 2  # 2: links record their ends
 
 # which allocations live in a pool of that name: (section, field or None for plain values)
@@ -40,6 +43,13 @@ def _addressing_digest(network: Network) -> str:
     return digest(network.addressing.model_dump_json())
 
 
+@functools.cache
+def _format_digest() -> str:
+    """How allocations.yml is written (network/ipam/store.py): an incremental plan puts its new
+    lines into the text the last plan wrote, so after another version of that the file is written whole."""
+    return digest(Path(store.__file__ or "").read_bytes())
+
+
 def remember(network: Network, allocations_text: str) -> None:
     """Record that allocations.yml (this text) is the plan of this network."""
     if network.root is None:
@@ -48,6 +58,7 @@ def remember(network: Network, allocations_text: str) -> None:
         "version": STATE_VERSION,
         "allocations": digest(allocations_text),
         "addressing": _addressing_digest(network),
+        "format": _format_digest(),
         "files": network.file_digests,
     }
     write_cache(Path(network.root) / ".cache" / STATE_FILE, json.dumps(state).encode())
@@ -104,6 +115,7 @@ def _remembered(root: Path, network: Network, previous: Allocations) -> dict | N
         or previous.digest is None
         or state.get("allocations") != previous.digest
         or state.get("addressing") != _addressing_digest(network)
+        or state.get("format") != _format_digest()
         or set(state.get("files", {})) != set(network.file_digests)
     ):
         return None

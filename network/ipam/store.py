@@ -179,8 +179,9 @@ def _entry(section: str, key: str, value) -> str:
 def dumps_added(text: str, added: dict[str, dict]) -> str | None:
     """What dumps() writes once `added` (section -> new keys and their values) joins the
     allocations `text` holds (as dumps wrote it): each new line put in its sorted place, found by
-    bisecting that section's lines, instead of formatting all ~180,000 again. None: `text` is not
-    in dumps' shape, or a key is in it already (then dumps() it is)."""
+    bisecting that section's lines, instead of formatting all ~180,000 again. `text` must be what
+    this version of dumps() wrote (network.ipam.incremental records that); None when a line the
+    search meets is not an entry, or a key is there already (then dumps() it is)."""
     edits: list[tuple[int, int, str, str]] = []  # text[start:stop] becomes these lines (of this key)
     for name, entries in added.items():
         if not entries:

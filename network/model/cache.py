@@ -97,13 +97,13 @@ def cached_sites(root: Path, label: str, file_digest: str) -> list[Site] | None:
 
 # the records of the last plan (network.ipam.incremental) and the last check (network.model.checked):
 # the file versions they name stay cached, to tell what was added since
-RECORDS = ("plan-state.json", "check-state.json")
+PLAN_RECORD, CHECK_RECORD = "plan-state.json", "check-state.json"
 
 
 def _prune_cache(cache_dir: Path, current: set[str]) -> None:
     """Drop cached files of sites-file versions that neither the model nor a record refers to."""
     keep = set(current)
-    for record in RECORDS:
+    for record in (PLAN_RECORD, CHECK_RECORD):
         with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
             keep |= set(json.loads((cache_dir / record).read_text()).get("files", {}).values())
     for cached in cache_dir.glob("sites-*.pickle"):

@@ -2,7 +2,7 @@
 were only added checks what those sites can break instead of the whole country again.
 
 ``<env>/.cache/check-state.json`` remembers, after a load that found no problem: the digest of
-every sites file, and of what else the rules read (their own code, the model's, the policy).
+every sites file, and of what else the rules read (the model's code, the policy).
 When the next load's files differ from it only in files where sites were added (every earlier
 site still there, field for field, in its file), the rules run for the added ones (check_tree's
 `added`); when nothing differs, for none. Anything else (a site removed or edited, a file added,
@@ -17,22 +17,23 @@ import json
 from pathlib import Path
 
 from network.fileio import write_cache
-from network.model import network as network_module
-from network.model import rules, schema
-from network.model.cache import CACHE_VERSION, RECORDS, cached_sites
+from network.model.cache import CACHE_VERSION, CHECK_RECORD, cached_sites
 from network.model.network import Network
 from network.model.schema import Site
 
-STATE_FILE = RECORDS[1]  # whose sites-file versions the cache keeps
+STATE_FILE = CHECK_RECORD
 VERSION = 1
+
+
+MODEL = Path(__file__).resolve().parent  # network/model: the rules, the schema, how they are read
 
 
 @functools.cache
 def _code_digest() -> str:
-    """The rules', the loaded model's and the schema's code: a new version checks everything."""
+    """All of the model's code (read once a process): another version checks everything."""
     code = hashlib.sha256(CACHE_VERSION)
-    for module in (rules, network_module, schema):
-        code.update(Path(module.__file__ or "").read_bytes())
+    for path in sorted(MODEL.glob("*.py")):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
     return code.hexdigest()
 
 
@@ -41,9 +42,15 @@ def _inputs_digest(network: Network) -> str:
 
 
 def remember(network: Network) -> None:
-    """Record that every site of this network passed the rules."""
-    state = {"version": VERSION, "inputs": _inputs_digest(network), "files": network.file_digests}
-    write_cache(Path(network.root) / ".cache" / STATE_FILE, json.dumps(state).encode())
+    """Record that every site of this network passed the rules (unless that is the record already)."""
+    path = Path(network.root) / ".cache" / STATE_FILE
+    state = json.dumps({"version": VERSION, "inputs": _inputs_digest(network), "files": network.file_digests})
+    try:
+        if path.read_text() == state:
+            return
+    except OSError:
+        pass
+    write_cache(path, state.encode())
 
 
 def added_since(network: Network) -> list[str] | None:

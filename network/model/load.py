@@ -112,7 +112,7 @@ def load(
     problems += check_tree(network, added)
     if problems:
         raise ModelError(problems)
-    if remembered and added != []:
+    if remembered:
         checked.remember(network)
     return network
 

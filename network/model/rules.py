@@ -42,7 +42,7 @@ def check_tree(network: Network, added: Collection[str] | None = None) -> list[P
         wanted = _reach_of(network, added)
         focus = [site for site in sites.values() if site.id in wanted]
     in_loops = _check_parent_loops(network, bad, focus)
-    _check_each(network, focus, in_loops, bad)
+    _check_sites(network, focus, in_loops, bad)
     _check_hostnames(network, focus, bad)
     for site in focus:
         if site.id not in in_loops:
@@ -51,7 +51,7 @@ def check_tree(network: Network, added: Collection[str] | None = None) -> list[P
     return problems
 
 
-def _check_each(network: Network, focus: list[Site], in_loops: set[str], bad) -> None:
+def _check_sites(network: Network, focus: list[Site], in_loops: set[str], bad) -> None:
     """The rules of one site against the rest: its slug, parent, devices, DR target, insured."""
     first_of_slug: dict[str, Site] = {}
     for site in network.sites.values():

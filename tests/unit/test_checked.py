@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -40,7 +41,8 @@ CASES = {
     ),
     "a hostname taken, after its owner": ([township("zj", devices=[{**R1[0], "name": "dc-r1"}])], None),
     "a hostname taken, before its owner": ([township("zj", devices=[{**R1[0], "name": "dc-r1"}])], 1),
-    "a hostname taken by a server": ([township("zj-dc-db1x", slug="zj-dc", devices=R1)], None),
+    "a hostname taken by a server": ([township("zj", devices=[{**R1[0], "name": "dc-db1"}])], None),
+    "a hostname taken by a server, before it": ([township("zj", devices=[{**R1[0], "name": "dc-db1"}])], 1),
     "two added sites, one hostname": (
         [township("ab", devices=[{**R1[0], "name": "c-r1"}]), township("ab-c")],
         None,
@@ -170,3 +172,11 @@ def test_a_failed_check_is_not_remembered(lab: Path, monkeypatch: pytest.MonkeyP
     load(lab)
     assert seen == [None, ["xinzhen"], ["xinzhen"]]
     assert checked.added_since(load(lab)) == []
+
+
+def test_an_edit_that_adds_no_site_is_remembered_too(lab: Path) -> None:
+    load(lab)
+    (lab / "sites.yml").write_text((lab / "sites.yml").read_text() + "# a comment\n")
+    network = load(lab)
+    record = json.loads((lab / ".cache" / checked.STATE_FILE).read_text())
+    assert record["files"] == network.file_digests  # the next load compares no site again

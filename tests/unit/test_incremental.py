@@ -98,6 +98,13 @@ def test_a_removal_or_an_edit_plans_in_full(lab: Path) -> None:
     assert both(lab)[1] == "full"
 
 
+def test_another_version_of_the_files_format_plans_in_full(lab: Path, monkeypatch) -> None:
+    planned(lab)
+    edit_sites(lab, lambda sites: sites.extend(NEW_SITES))
+    monkeypatch.setattr(incremental, "_format_digest", lambda: "another version of store.py")
+    assert both(lab)[1] == "full"
+
+
 def test_a_hand_edited_allocations_file_plans_in_full(lab: Path) -> None:
     planned(lab)
     path = lab / "allocations.yml"
