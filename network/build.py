@@ -39,24 +39,31 @@ def render_configs(
     secrets = load_secrets(env, vault_password_file)
     renderer = Renderer(network, allocations, secrets)
     out_dir = Path("build") / "configs" / network.name
-    only, stale = None, []
     if sites:
         unknown = [s for s in sites if s not in network.sites]
         if unknown:
             raise RenderError(Problem("sites.yml", "", "--site", f"no site with id {', '.join(unknown)}"))
         only = [(network.sites[s], d) for s in sites for d in network.sites[s].devices]
-    elif changes is not None:
+        return _render(renderer, out_dir, only, [], track)
+    if changes is None:
+        return _render(renderer, out_dir, None, [], track)
+    with state.exclusive(out_dir):  # the record read, the configs chosen by it, rendered and recorded: by one render
         selection = affected_devices(renderer, since, changes, out_dir)
-        if selection is not None:
-            only, stale = selection.devices, selection.stale
-    total = len(only) if only is not None else sum(len(s.devices) for s in network.sites.values())
-    with track(f"render {network.name}", total) as advance:
-        result = renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
-    if changes is not None and only is not None:  # every config is current again: record from what
+        if selection is None:
+            return _render(renderer, out_dir, None, [], track)
+        result = _render(renderer, out_dir, selection.devices, selection.stale, track)
+        # every config is current again: record from what
         changed = {*result.written, *result.removed}
         digest = allocations.digest or allocations_digest(env)  # set when allocations.yml was read or written
         state.write(out_dir, network, secrets, digest, result.signatures, changed)
     return result
+
+
+def _render(renderer: Renderer, out_dir: Path, only: list | None, stale: list[str], track: Track) -> RenderResult:
+    network = renderer.network
+    total = len(only) if only is not None else sum(len(s.devices) for s in network.sites.values())
+    with track(f"render {network.name}", total) as advance:
+        return renderer.render_all(out_dir, only=only, progress=advance, stale=stale)
 
 
 @dataclass

@@ -194,20 +194,25 @@ class Renderer:
             return RenderResult(unchanged=files)
         devices = list(only) if only is not None else list(self.network.iter_devices())
         previous = state.manifest(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state.clear(out_dir)  # from here until the new record, nothing vouches for the directory
-        token = uuid.uuid4().hex[:12]  # this run's staged files: .<name>.<token>.tmp
-        try:
-            staged = self._render_into(out_dir, devices, token, workers or min(os.cpu_count() or 1, 8), progress)
-            result = self._commit(out_dir, staged, token, previous, prune=only is None, stale=set(stale) - set(staged))
-        except BaseException:  # the workers are gone: nothing writes any more
-            for path in out_dir.glob(f".*.{token}.tmp"):
-                path.unlink(missing_ok=True)
-            if not previous and not any(out_dir.iterdir()):
-                out_dir.rmdir()
-            raise
-        if only is None:
-            state.write(out_dir, self.network, self.secrets, self._allocations_digest(), result.signatures)
+        with state.exclusive(out_dir):
+            if state.read(out_dir) is None:  # a render killed halfway drops no record: its staged files stay
+                state.remove_leftovers(out_dir)
+            state.clear(out_dir)  # from here until the new record, nothing vouches for the directory
+            token = uuid.uuid4().hex[:12]  # this run's staged files: .<name>.<token>.tmp
+            try:
+                workers = workers or min(os.cpu_count() or 1, 8)
+                staged = self._render_into(out_dir, devices, token, workers, progress)
+                stale = set(stale) - set(staged)
+                result = self._commit(out_dir, staged, token, previous, prune=only is None, stale=stale)
+            except BaseException:  # the workers are gone: nothing writes any more
+                for path in out_dir.glob(f".*.{token}.tmp"):
+                    path.unlink(missing_ok=True)
+                if not previous and all(path.name == state.LOCK for path in out_dir.iterdir()):
+                    (out_dir / state.LOCK).unlink(missing_ok=True)
+                    out_dir.rmdir()
+                raise
+            if only is None:
+                state.write(out_dir, self.network, self.secrets, self._allocations_digest(), result.signatures)
         return result
 
     def _render_into(self, out_dir: Path, devices: list, token: str, workers: int, progress) -> dict[str, tuple]:

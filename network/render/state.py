@@ -10,15 +10,20 @@ render left them (as git's index keeps them: a config edited, replaced or delete
 A partial render that was not
 chosen from this state (`jinbao render --site`) drops the record, so the next render renders in
 full; an incremental one keeps the signatures of the configs it did not touch.
+``.render.lock``: held by the render writing the directory (`exclusive`), so no other one prunes,
+stages or records beside it, and what a killed render staged can be told from a running one's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import marshal
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2
@@ -181,3 +186,52 @@ def write(
 
 def clear(out_dir: Path) -> None:
     (Path(out_dir) / STATE).unlink(missing_ok=True)
+
+
+LOCK = ".render.lock"
+_held: dict[str, int] = {}  # the directories this process holds, and how deep
+
+
+@contextlib.contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """One render of a directory at a time, across processes (an advisory lock on its .render.lock,
+    which the kernel releases with the process, however it ends); taken again by the holder, it
+    nests. Another render at work there is refused, not waited for: it would prune or overwrite
+    what this one writes."""
+    out_dir = Path(out_dir)
+    key = str(out_dir.resolve())
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            said = "another jinbao render is writing this directory; run again once it has finished"
+            raise RenderError(Problem(str(out_dir), "", "", said)) from None
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+    finally:
+        os.close(fd)
+
+
+def remove_leftovers(out_dir: Path) -> list[str]:
+    """The staged configs of a render that was killed before it put them in place
+    (`.<config>.<token>.tmp`, network/render/engine.py); called under `exclusive`, so none is
+    another render's."""
+    removed = []
+    with os.scandir(out_dir) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.name.count(".") >= 3:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return sorted(removed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 from pathlib import Path
@@ -92,6 +94,41 @@ def test_a_manifest_that_is_not_one_is_refused_before_anything_is_written(tmp_pa
     with pytest.raises(RenderError, match=r"\.manifest\.json: files is not the list of configs jinbao wrote"):
         renderer(env).render_all(out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_what_a_killed_render_staged_is_removed_by_the_next(tmp_path: Path) -> None:
+    env = copy_inventory(CASE / "inventory", tmp_path / "env")
+    shutil.copy(CASE / "expected" / "allocations.yml", env / "allocations.yml")
+    out = tmp_path / "out"
+    renderer(env).render_all(out)
+    config = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))[0]
+    killed = [f".{config}.0123456789ab.tmp", "..manifest.json.k2j4x8q1.tmp"]  # staged; write_atomic's
+    for name in killed:
+        (out / name).write_text("half")
+    (out / ".render-state.json").unlink()  # as the killed render left it: no record
+    renderer(env).render_all(out)
+    assert not {p.name for p in out.iterdir()} & set(killed)
+
+
+def test_a_second_render_of_a_directory_is_refused_while_one_runs(tmp_path: Path) -> None:
+    env = copy_inventory(CASE / "inventory", tmp_path / "env")
+    shutil.copy(CASE / "expected" / "allocations.yml", env / "allocations.yml")
+    out = tmp_path / "out"
+    renderer(env).render_all(out)
+    (out / ".render-state.json").unlink()
+    staged = out / ".x.cfg.0123456789ab.tmp"  # the running render's, not a leftover
+    staged.write_text("half")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    running = os.open(out / ".render.lock", os.O_RDWR)  # another process's render holds it
+    try:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        with pytest.raises(RenderError, match="another jinbao render is writing this directory"):
+            renderer(env).render_all(out)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    finally:
+        os.close(running)
+    renderer(env).render_all(out)
+    assert not staged.exists()
 
 
 def contexts(env: Path) -> dict[str, dict]:
