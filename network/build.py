@@ -5,6 +5,7 @@ only print what these return and map it to an exit code.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def render_configs(
     """Render `sites`, or what the plan's `changes` (from allocations digest `since`) touch, or everything."""
     secrets = load_secrets(env, vault_password_file)
     renderer = Renderer(network, allocations, secrets)
-    out_dir = Path("build") / "configs" / network.name
+    out_dir = configs_dir(network)
     if sites:
         unknown = [s for s in sites if s not in network.sites]
         if unknown:
@@ -57,6 +58,10 @@ def render_configs(
         digest = allocations.digest or allocations_digest(env)  # set when allocations.yml was read or written
         state.write(out_dir, network, secrets, digest, result.signatures, changed)
     return result
+
+
+def configs_dir(network: Network) -> Path:
+    return Path("build") / "configs" / network.name
 
 
 def _render(renderer: Renderer, out_dir: Path, only: list | None, stale: list[str], track: Track) -> RenderResult:
@@ -93,15 +98,19 @@ def apply_plan(
     if refused is not None:
         return PlanRun(network, result.changes, refused=refused)
     run = PlanRun(network, result.changes)
-    since = allocations_digest(env) if render else None  # what was rendered from
-    if not check:
+    if check:
+        return run
+    # with --render, the build directory is taken first: a render running there refuses this plan
+    # before allocations.yml is written, not after
+    with state.exclusive(configs_dir(network)) if render else contextlib.nullcontext():
+        since = allocations_digest(env) if render else None  # what was rendered from
         with track(f"write {ipam.store.FILE}", None):
             text = result.text if result.text is not None else ipam.store.dumps(result.allocations)
             run.written = ipam.store.write_text(env, text, result.allocations)
             if run.written:
                 incremental.remember(network, text)
-    if render and not check:
-        run.rendered = render_configs(
-            network, result.allocations, env, None, vault_password_file, result.changes, since, track
-        )
+        if render:
+            run.rendered = render_configs(
+                network, result.allocations, env, None, vault_password_file, result.changes, since, track
+            )
     return run

@@ -49,5 +49,11 @@ class RenderError(JinbaoError):
     """A device config cannot be rendered from the model."""
 
 
+class BusyError(JinbaoError):
+    """Another jinbao run is writing what this one would write: nothing was written; run again."""
+
+    exit_code = 4
+
+
 class LabError(JinbaoError):
     """The lab cannot be brought up or torn down: no Docker engine, an image fails to build, ..."""

@@ -39,7 +39,13 @@ def validate(env: EnvArg, as_json: JsonOpt = False) -> None:
         # the addressing checks of `plan` (full pools, overlapping blocks), read-only: nothing is written
         pending = incremental.plan(network, ipam.read(env))[0].changes
         policy = zones.load_if_any(env, network=network)
-    zoned = {"zones": len(policy.zones), "flows": len(policy.flows)} if policy is not None else None
+    zoned = None
+    if policy is not None:
+        overdue = zones.overdue(policy)
+        zoned = {"zones": len(policy.zones), "flows": len(policy.flows), "overdue": [f.id for f in overdue]}
+        if not as_json:
+            for flow in overdue:
+                console.err.print(f"[yellow]! {flow.id}[/] was due for review on {flow.review} ({flow.owner})")
     if as_json:
         report = {"ok": True, "environment": network.name, "counts": counts, "pending": len(pending), "zones": zoned}
         print(json.dumps(report))

@@ -187,14 +187,14 @@ class Renderer:
         renders nothing.
         """
         out_dir = Path(out_dir)
-        if only is None and state.current(out_dir, self.network, self.secrets, self._allocations_digest()):
-            files = sorted(state.manifest(out_dir))
-            if progress:
-                progress(len(files))
-            return RenderResult(unchanged=files)
-        devices = list(only) if only is not None else list(self.network.iter_devices())
-        previous = state.manifest(out_dir)
-        with state.exclusive(out_dir):
+        with state.exclusive(out_dir):  # what the directory holds is read under the lock too
+            if only is None and state.current(out_dir, self.network, self.secrets, self._allocations_digest()):
+                files = sorted(state.manifest(out_dir))
+                if progress:
+                    progress(len(files))
+                return RenderResult(unchanged=files)
+            devices = list(only) if only is not None else list(self.network.iter_devices())
+            previous = state.manifest(out_dir)
             if state.read(out_dir) is None:  # a render killed halfway drops no record: its staged files stay
                 state.remove_leftovers(out_dir)
             state.clear(out_dir)  # from here until the new record, nothing vouches for the directory
@@ -207,9 +207,6 @@ class Renderer:
             except BaseException:  # the workers are gone: nothing writes any more
                 for path in out_dir.glob(f".*.{token}.tmp"):
                     path.unlink(missing_ok=True)
-                if not previous and all(path.name == state.LOCK for path in out_dir.iterdir()):
-                    (out_dir / state.LOCK).unlink(missing_ok=True)
-                    out_dir.rmdir()
                 raise
             if only is None:
                 state.write(out_dir, self.network, self.secrets, self._allocations_digest(), result.signatures)

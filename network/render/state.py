@@ -28,7 +28,7 @@ from pathlib import Path
 
 import jinja2
 
-from network.errors import Problem, RenderError
+from network.errors import BusyError, Problem, RenderError
 from network.fileio import write_atomic
 from network.ipam import Allocations
 from network.ipam.store import dumps
@@ -196,8 +196,9 @@ _held: dict[str, int] = {}  # the directories this process holds, and how deep
 def exclusive(out_dir: Path) -> Iterator[None]:
     """One render of a directory at a time, across processes (an advisory lock on its .render.lock,
     which the kernel releases with the process, however it ends); taken again by the holder, it
-    nests. Another render at work there is refused, not waited for: it would prune or overwrite
-    what this one writes."""
+    nests. Another render at work there is refused (BusyError), not waited for: it would prune or
+    overwrite what this one writes. A directory this created is removed again if the work fails
+    and leaves nothing in it."""
     out_dir = Path(out_dir)
     key = str(out_dir.resolve())
     if key in _held:
@@ -207,21 +208,49 @@ def exclusive(out_dir: Path) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    created = not out_dir.exists()
+    fd = _lock(out_dir)
+    _held[key] = 1
+    failed = False
     try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        del _held[key]
+        os.close(fd)
+        if failed and created:
+            _discard_if_empty(out_dir)
+
+
+def _lock(out_dir: Path) -> int:
+    """An open, locked descriptor of out_dir/.render.lock, the file that is there now."""
+    while True:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(out_dir / LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the directory went meanwhile (a failed first render's): again
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            said = "another jinbao render is writing this directory; run again once it has finished"
-            raise RenderError(Problem(str(out_dir), "", "", said)) from None
-        _held[key] = 1
+            os.close(fd)
+            said = "another jinbao render is writing this directory; nothing was written: run again once it is done"
+            raise BusyError(Problem(str(out_dir), "", "", said)) from None
         try:
-            yield
-        finally:
-            del _held[key]
-    finally:
-        os.close(fd)
+            if os.fstat(fd).st_ino == os.stat(out_dir / LOCK).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # locked a file removed meanwhile: lock the one there now
+
+
+def _discard_if_empty(out_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        if set(os.listdir(out_dir)) <= {LOCK}:
+            (out_dir / LOCK).unlink(missing_ok=True)
+            out_dir.rmdir()
 
 
 def remove_leftovers(out_dir: Path) -> list[str]:
@@ -231,7 +260,12 @@ def remove_leftovers(out_dir: Path) -> list[str]:
     removed = []
     with os.scandir(out_dir) as entries:
         for entry in entries:
-            if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.name.count(".") >= 3:
+            if (
+                entry.name.startswith(".")
+                and entry.name.endswith(".tmp")
+                and entry.name.count(".") >= 3
+                and entry.is_file(follow_symlinks=False)
+            ):
                 os.unlink(entry.path)
                 removed.append(entry.name)
     return sorted(removed)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import html
 import json
+import os
 from pathlib import Path
 
+import yaml
 from conftest import edit_sites, remove_site
 from typer.testing import CliRunner
 
@@ -179,6 +182,12 @@ def test_validate_reads_zones_yml_too(lab: Path) -> None:
     assert json.loads(result.stdout)["zones"]["flows"] > 10
     assert "zones.yml:" in run("validate", lab).stdout
     zones = lab / "zones.yml"
+    first_review = next(line for line in zones.read_text().splitlines() if "review:" in line)
+    overdue = first_review.split("review:")[0] + "review: 2020-01-01"
+    zones.write_text(zones.read_text().replace(first_review, overdue, 1))
+    result = run("validate", lab)
+    assert result.exit_code == 0 and "was due for review on 2020-01-01" in result.stderr
+    assert json.loads(run("validate", lab, "--json").stdout)["zones"]["overdue"]
     zones.write_text(zones.read_text().replace("review:", "reviewed:", 1))
     for args in (["validate", lab], ["validate", lab, "--json"]):
         result = run(*args)
@@ -187,3 +196,21 @@ def test_validate_reads_zones_yml_too(lab: Path) -> None:
     zones.unlink()
     result = run("validate", lab, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["zones"] is None
+
+
+def test_plan_render_is_refused_before_it_writes_while_a_render_runs(lab: Path, in_tmp: Path) -> None:
+    assert run("plan", lab, "--render").exit_code == 0
+    fotang = {**next(s for s in yaml.safe_load((lab / "sites.yml").read_text())["sites"] if s["id"] == "fotang")}
+    edit_sites(lab, lambda sites: sites.append({**fotang, "id": "x1", "slug": "x1"}))
+    allocations = (lab / "allocations.yml").read_bytes()
+    lock = os.open(in_tmp / "build" / "configs" / "lab" / ".render.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a render in another process
+        result = run("plan", lab, "--render")
+        assert result.exit_code == 4, result.output
+        assert "another jinbao render is writing this directory; nothing was written" in result.stderr
+        assert (lab / "allocations.yml").read_bytes() == allocations
+    finally:
+        os.close(lock)
+    result = run("plan", lab, "--render", "--json")
+    assert result.exit_code == 0 and "x1-r1.frr.conf" in json.loads(result.stdout)["render"]["written"]

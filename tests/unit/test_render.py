@@ -14,7 +14,7 @@ from conftest import GOLDEN, copy_inventory
 
 from network import ipam
 from network.audit import blocks
-from network.errors import Problem, RenderError
+from network.errors import BusyError, Problem, RenderError
 from network.model import load
 from network.render import Renderer, RenderIndex, device_context, engine, load_secrets
 
@@ -122,7 +122,7 @@ def test_a_second_render_of_a_directory_is_refused_while_one_runs(tmp_path: Path
     running = os.open(out / ".render.lock", os.O_RDWR)  # another process's render holds it
     try:
         fcntl.flock(running, fcntl.LOCK_EX)
-        with pytest.raises(RenderError, match="another jinbao render is writing this directory"):
+        with pytest.raises(BusyError, match="another jinbao render is writing this directory"):
             renderer(env).render_all(out)
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     finally:
