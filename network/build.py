@@ -93,7 +93,7 @@ def apply_plan(
     """Allocate what is new and write allocations.yml (not with `check`), then render what the
     changes touch (`render`). A plan that would release allocations is refused unless
     `prune_released` (or `check`, which writes nothing anyway)."""
-    network, result, _how = plan(env, track)
+    network, result, how = plan(env, track)
     refused = None if check or prune_released else prune.refusal(result.changes, env)
     if refused is not None:
         return PlanRun(network, result.changes, refused=refused)
@@ -103,14 +103,14 @@ def apply_plan(
     # with --render, the build directory is taken first: a render running there refuses this plan
     # before allocations.yml is written, not after
     with state.exclusive(configs_dir(network)) if render else contextlib.nullcontext():
-        since = allocations_digest(env) if render else None  # what was rendered from
-        with track(f"write {ipam.store.FILE}", None):
-            text = result.text if result.text is not None else ipam.store.dumps(result.allocations)
-            run.written = ipam.store.write_text(env, text, result.allocations)
-            if run.written:
-                incremental.remember(network, text)
+        if how != "unchanged":  # else allocations.yml is this plan already, as jinbao wrote it
+            with track(f"write {ipam.store.FILE}", None):
+                text = result.text if result.text is not None else ipam.store.dumps(result.allocations)
+                run.written = ipam.store.write_text(env, text, result.allocations)
+                if run.written:
+                    incremental.remember(network, text)
         if render:
             run.rendered = render_configs(
-                network, result.allocations, env, None, vault_password_file, result.changes, since, track
+                network, result.allocations, env, None, vault_password_file, result.changes, result.base, track
             )
     return run

@@ -173,10 +173,10 @@ def render(
         network, allocations = planned(env, track)
         result = build.render_configs(network, allocations, env, site, vault_password_file, track=track)
     if as_json:
-        print(json.dumps({"ok": True, "directory": f"build/configs/{network.name}", **result.as_dict()}))
+        print(json.dumps({"ok": True, "directory": str(build.configs_dir(network)), **result.as_dict()}))
         return
     console.out.print(
-        f"[green]✓[/] build/configs/{network.name}: {_render_counts(result)} in {time.perf_counter() - started:.2f}s"
+        f"[green]✓[/] {build.configs_dir(network)}: {_render_counts(result)} in {time.perf_counter() - started:.2f}s"
     )
 
 

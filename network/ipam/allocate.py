@@ -50,6 +50,8 @@ class Plan:
     # allocations.yml as it says these allocations, when known without formatting them all
     # (network.ipam.incremental); None: store.dumps(allocations) it is
     text: str | None = None
+    # the digest of the allocations.yml text the plan was made from (None: there was none)
+    base: str | None = None
 
 
 def region_of(network: Network, site: Site) -> str:

@@ -25,8 +25,8 @@ from network.ipam.allocate import NATIONAL, Change, Plan, Planner, allocate, lin
 from network.ipam.pools import Pool, VillagePool, layout, parse_ip, to_int, to_ip
 from network.ipam.store import SECTIONS, Allocations, dumps_added
 from network.model import Network, Site
-from network.model.cache import PLAN_RECORD, cached_sites
-from network.model.checked import added_in_file
+from network.model.cache import PLAN_RECORD
+from network.model.checked import added_between
 
 STATE_FILE = PLAN_RECORD  # the model's cache keeps the sites-file versions it names
 STATE_VERSION = 2  # 2: links record their ends
@@ -65,42 +65,32 @@ def remember(network: Network, allocations_text: str) -> None:
 
 
 def plan(network: Network, previous: Allocations) -> tuple[Plan, str]:
-    """The plan of this network and how it was made: "unchanged", "incremental" or "full"."""
+    """The plan of this network and how it was made: "unchanged" (allocations.yml is this plan,
+    as jinbao wrote it), "incremental" or "full"."""
     added = added_sites(network, previous)
     if added is None:
-        return allocate(network, previous), "full"
-    source = previous.source.decode("utf-8") if previous.source is not None else None
-    if not added:
-        return Plan(previous, [], source), "unchanged"
-    result = AddingPlanner(network, previous, added).run()
-    if source is not None:  # only additions: their lines go into the text the plan was made from
-        new: dict[str, dict] = {}
-        for change in result.changes:
-            new.setdefault(change.section, {})[change.key] = change.new
-        result.text = dumps_added(source, new)
-    return result, "incremental"
+        result, how = allocate(network, previous), "full"
+    elif not added:
+        result, how = Plan(previous, []), "unchanged"
+    else:
+        result, how = AddingPlanner(network, previous, added).run(), "incremental"
+        if previous.source is not None:  # only additions: their lines go into the text planned from
+            new: dict[str, dict] = {}
+            for change in result.changes:
+                new.setdefault(change.section, {})[change.key] = change.new
+            result.text = dumps_added(previous.source.decode("utf-8"), new)
+    result.base = previous.digest
+    return result, how
 
 
 def added_sites(network: Network, previous: Allocations) -> list[Site] | None:
-    """The sites added since the remembered plan, in file order; None if anything else changed."""
-    root = Path(network.root)
-    state = _remembered(root, network, previous)
-    if state is None:
+    """The sites added since the remembered plan, in file order; None if anything else changed
+    (network.model.checked.added_between), or a province was added (a new address region)."""
+    state = _remembered(Path(network.root), network, previous)
+    added = added_between(network, state["files"]) if state is not None else None
+    if added is None or any(site.tier == "province" for site in added):
         return None
-    added: list[Site] = []
-    by_file: dict[str, list[Site]] = {}
-    for site in network.sites.values():
-        by_file.setdefault(network.site_files[site.id], []).append(site)
-    for label, file_digest in network.file_digests.items():
-        old_digest = state["files"][label]
-        if old_digest == file_digest:
-            continue
-        found = added_in_file(cached_sites(root, label, old_digest), by_file.get(label, []))
-        if found is None or any(site.tier == "province" for site in found):
-            return None  # a site edited or gone; or a new address region
-        added += found
-    order = {site_id: n for n, site_id in enumerate(network.sites)}
-    return sorted(added, key=lambda s: order[s.id])
+    return added
 
 
 def _remembered(root: Path, network: Network, previous: Allocations) -> dict | None:

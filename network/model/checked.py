@@ -56,49 +56,49 @@ def remember(network: Network) -> None:
 def added_since(network: Network) -> list[str] | None:
     """The ids of the sites added since the network last passed the rules ([]: nothing changed);
     None: something else changed, or there is no record."""
-    root = Path(network.root)
     try:
-        state = json.loads((root / ".cache" / STATE_FILE).read_text())
+        state = json.loads((Path(network.root) / ".cache" / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
     if (
         not isinstance(state, dict)
         or state.get("version") != VERSION
         or not isinstance(state.get("files"), dict)
-        or set(state["files"]) != set(network.file_digests)
         or state.get("inputs") != _inputs_digest(network)
     ):
         return None
-    changed = {label for label, digest in network.file_digests.items() if state["files"][label] != digest}
-    if not changed:
+    added = added_between(network, state["files"])
+    return None if added is None else [site.id for site in added]
+
+
+def added_between(network: Network, files: dict[str, str]) -> list[Site] | None:
+    """The sites added since the sites files were these versions (label -> digest, as a record
+    keeps them), in the model's order; [] if none; None if anything else changed: a file added
+    or gone, a site edited, removed or moved to another file, or an old version not cached."""
+    if set(files) != set(network.file_digests):
+        return None
+    changed = [label for label, digest in network.file_digests.items() if files[label] != digest]
+    old: dict[str, dict[str, Site]] = {}
+    for label in changed:
+        sites = cached_sites(Path(network.root), label, files[label])
+        if sites is None:
+            return None
+        old[label] = {site.id: site for site in sites}
+    if not old:
         return []
-    by_file: dict[str, list[Site]] = {label: [] for label in changed}
+    added: list[Site] = []
+    kept = dict.fromkeys(old, 0)
     for site in network.sites.values():
         label = network.site_files[site.id]
-        if label in by_file:
-            by_file[label].append(site)
-    added: list[str] = []
-    for label in sorted(changed):
-        found = added_in_file(cached_sites(root, label, state["files"][label]), by_file[label])
-        if found is None:
-            return None
-        added += [site.id for site in found]
-    return added
-
-
-def added_in_file(old_sites: list[Site] | None, current: list[Site]) -> list[Site] | None:
-    """The sites of one file that are new since its old version, in file order; None if any
-    other site changed, left, or went to another file (or the old version is unknown)."""
-    if old_sites is None:
-        return None
-    old_by_id = {site.id: site for site in old_sites}
-    if len(old_by_id.keys() & {s.id for s in current}) != len(old_by_id):
-        return None
-    added = []
-    for site in current:
-        old = old_by_id.get(site.id)
-        if old is None:
+        if label not in old:
+            continue
+        before = old[label].get(site.id)
+        if before is None:
             added.append(site)
-        elif old != site:
+        elif before != site:
             return None
+        else:
+            kept[label] += 1
+    if any(kept[label] != len(sites) for label, sites in old.items()):
+        return None  # a site removed, or moved to another file
     return added

@@ -36,13 +36,16 @@ def check_tree(network: Network, added: Collection[str] | None = None) -> list[P
     if len(roots) > 1:
         for site in roots[1:]:
             bad(site, "tier", f"a second ministry; '{roots[0].id}' is the root already")
+    by_slug: dict[str, list[Site]] = {}  # in the model's order: the first of a slug keeps it
+    for site in sites.values():
+        by_slug.setdefault(site.slug, []).append(site)
     if added is None:
         focus = list(sites.values())
     else:
-        wanted = _reach_of(network, added)
+        wanted = _reach_of(network, added, by_slug)
         focus = [site for site in sites.values() if site.id in wanted]
     in_loops = _check_parent_loops(network, bad, focus)
-    _check_sites(network, focus, in_loops, bad)
+    _check_sites(network, focus, in_loops, by_slug, bad)
     _check_hostnames(network, focus, bad)
     for site in focus:
         if site.id not in in_loops:
@@ -51,13 +54,10 @@ def check_tree(network: Network, added: Collection[str] | None = None) -> list[P
     return problems
 
 
-def _check_sites(network: Network, focus: list[Site], in_loops: set[str], bad) -> None:
+def _check_sites(network: Network, focus: list[Site], in_loops: set[str], by_slug: dict[str, list[Site]], bad) -> None:
     """The rules of one site against the rest: its slug, parent, devices, DR target, insured."""
-    first_of_slug: dict[str, Site] = {}
-    for site in network.sites.values():
-        first_of_slug.setdefault(site.slug, site)
     for site in focus:
-        first = first_of_slug[site.slug]
+        first = by_slug[site.slug][0]
         if first is not site:
             bad(
                 site,
@@ -73,16 +73,13 @@ def _check_sites(network: Network, focus: list[Site], in_loops: set[str], bad) -
         _check_insured(network, site, bad)
 
 
-def _reach_of(network: Network, added: Collection[str]) -> set[str]:
+def _reach_of(network: Network, added: Collection[str], by_slug: dict[str, list[Site]]) -> set[str]:
     """The sites whose checks an added site can change, in a network that passed them without it:
     the added sites; their parents (a county's insured total counts its townships); and the sites
     that share a slug or a hostname with one (the later of two is the one refused). Nothing else:
     the other sites' parents, lines and DR targets were there and right before."""
     sites = network.sites
     reach = {site_id for site_id in added if site_id in sites}
-    by_slug: dict[str, list[Site]] = {}
-    for site in sites.values():
-        by_slug.setdefault(site.slug, []).append(site)
     for site_id in list(reach):
         site = sites[site_id]
         if site.parent in sites:
