@@ -96,6 +96,16 @@ def log_length(lab, node: str) -> int:
     return int(lab.host(COLLECTOR).run(f"wc -l < /var/log/remote/{node}.log").stdout.strip() or 0)
 
 
+def forwarding(lab, node: str) -> str:
+    """What a failure should show of node's log forwarding: its rsyslog's connections to the
+    collector, and what rsyslog and the watchdog said lately."""
+    shown = lab.host(node).run(
+        "ss -HtnpiO state established '( dport = :6514 or dport = :514 )';"
+        " journalctl -q --no-pager -n 15 -o short-precise -u rsyslog -t rsyslogd -t jinbao-syslog-watchdog"
+    )
+    return f"{node}'s forwarding:\n{shown.stdout}{shown.stderr}"
+
+
 def collected(lab, node: str, *needles: str, after: int = 0, timeout: float = 30) -> str:
     """The line of node's log on the DC's collector, past line `after`, that has every needle
     (waits for it)."""
@@ -107,7 +117,10 @@ def collected(lab, node: str, *needles: str, after: int = 0, timeout: float = 30
         if found:
             return found[-1]
         if time.monotonic() > deadline:
-            pytest.fail(f"no line with {needles} in /var/log/remote/{node}.log on {COLLECTOR} past line {after}")
+            pytest.fail(
+                f"no line with {needles} in /var/log/remote/{node}.log on {COLLECTOR} past line {after}\n"
+                + forwarding(lab, node)
+            )
         time.sleep(1)
 
 

@@ -122,6 +122,52 @@ def test_logs_reach_the_collector_over_tls_only(lab, plane, collector, tls_port)
 SILENCE = "jinbao_lab_test_silence"
 
 
+def _silence(keeper, hook: str, rule: str) -> None:
+    """One nftables rule on the collector, in a table of its own (removed with _speak)."""
+    keeper.check_output(
+        f"nft add table inet {SILENCE} && nft add chain inet {SILENCE} c '{{ type filter hook {hook} priority 0; }}'"
+        f" && nft add rule inet {SILENCE} c {rule}"
+    )
+
+
+def _speak(keeper) -> None:
+    keeper.run(f"nft delete table inet {SILENCE}")
+
+
+def _closed_by_watchdog(node, router: str, began: int, why: str) -> tuple[str, str]:
+    """Wait (60 s at most) for the router's watchdog to say it closed a connection, for `why`;
+    that connection (router's socket, collector's socket), which must be gone on the router."""
+    said, deadline = "", time.monotonic() + 60
+    while ": closed," not in said and time.monotonic() < deadline:
+        time.sleep(2)
+        said = node.run(f"journalctl -t jinbao-syslog-watchdog --since @{began} --no-pager -o cat").stdout
+    assert ": closed," in said, f"{router}'s watchdog closed nothing: {said!r}"
+    first = next(line for line in said.splitlines() if ": closed," in line)
+    assert why in first, first
+    mine, theirs = first.split("connection ", 1)[1].split(" heard", 1)[0].split(" -> ")
+    assert node.run(f"ss -Htn state established src {mine} dst {theirs}").stdout.strip() == ""
+    return mine, theirs
+
+
+def _arrives(keeper, router: str, *needles: str) -> None:
+    """Every needle reaches the router's log on the collector within 60 s."""
+    found, deadline = "", time.monotonic() + 60
+    grep = " ".join(f"-e '{needle}'" for needle in needles)
+    while not all(needle in found for needle in needles) and time.monotonic() < deadline:
+        time.sleep(2)
+        found = keeper.run(f"grep -haF {grep} /var/log/remote/{router}.log").stdout
+    missing = [needle for needle in needles if needle not in found]
+    assert not missing, f"never reached the collector from {router}: {missing}"
+
+
+def _forwarding(node, address: str, tls_port: int) -> str:
+    """The router's rsyslog connection to the collector: its local "address:port"."""
+    shown = node.check_output(f"ss -Htnp state established '( dst {address} and dport = :{tls_port} )'")
+    mine = [line.split()[2] for line in shown.splitlines() if '"rsyslogd"' in line]
+    assert len(mine) == 1, f"rsyslogd should hold one connection to {address}:{tls_port}: {shown!r}"
+    return mine[0]
+
+
 def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector, tls_port):
     """rsyslog's gtls client waits for ever on a handshake its collector never answers
     (rsyslog#5539). The collector is made silent to one router (its TLS records to the router
@@ -133,39 +179,46 @@ def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector, tl
     router = _routers_served(lab, plane, "syslog")[0].name
     node, keeper = lab.host(router), lab.host(name)
     assert node.run("systemctl is-active jinbao-syslog-watchdog.timer").stdout.strip() == "active"
-    connected = node.check_output(f"ss -Htn state established '( dst {address} and dport = :{tls_port} )'").split()
-    assert len(connected) >= 4, f"{router} has no connection to {name}'s TLS port: {connected}"
-    source = connected[2].rsplit(":", 1)[0]
+    source = _forwarding(node, address, tls_port).rsplit(":", 1)[0]
     token = uuid.uuid4().hex[:12]
     began = int(time.time())
     # its TLS records to the router (the ServerHello on) dropped, its bare TCP acknowledgements not
-    rule = f"ip daddr {source} tcp sport {tls_port} ip length '>' 100 drop"
-    keeper.check_output(
-        f"nft add table inet {SILENCE} && nft add chain inet {SILENCE} out '{{ type filter hook output priority 0; }}'"
-        f" && nft add rule inet {SILENCE} out {rule}"
-    )
+    _silence(keeper, "output", f"ip daddr {source} tcp sport {tls_port} ip length '>' 100 drop")
     try:
         node.run_test("systemctl restart rsyslog")
         node.run_test(f"logger -t jinbao-lab-test {token}-held")
-        said, deadline = "", time.monotonic() + 60
-        while ": closed," not in said and time.monotonic() < deadline:
-            time.sleep(2)
-            said = node.run(f"journalctl -t jinbao-syslog-watchdog --since @{began} --no-pager -o cat").stdout
-        assert ": closed," in said, f"{router}'s watchdog did not close the hung handshake: {said!r}"
-        first = next(line for line in said.splitlines() if ": closed," in line)
-        hung = first.split("connection ", 1)[1].split(" received", 1)[0]  # "<router's socket> -> <collector's>"
-        mine, theirs = hung.split(" -> ")
+        mine, theirs = _closed_by_watchdog(node, router, began, "a handshake its collector never answered")
         # gone while the collector is still silent: the watchdog freed it, not a late answer
-        assert node.run(f"ss -Htn state established src {mine} dst {theirs}").stdout.strip() == ""
         assert keeper.run(f"ss -Htn state established src {theirs} dst {mine}").stdout.strip() == ""
     finally:
-        keeper.run(f"nft delete table inet {SILENCE}")
-    found, deadline = "", time.monotonic() + 60
-    while not (f"{token}-held" in found and hung in found) and time.monotonic() < deadline:
-        time.sleep(2)
-        found = keeper.run(f"grep -haF -e '{token}-held' -e '{hung}' /var/log/remote/{router}.log").stdout
-    assert f"{token}-held" in found, f"{router}'s line logged while {name} was silent never arrived"
-    assert hung in found, f"the watchdog's word about {hung} did not reach {name}"
+        _speak(keeper)
+    _arrives(keeper, router, f"{token}-held", f"{mine} -> {theirs}")
+
+
+def test_a_path_that_drops_the_connection_stalls_the_logs_for_seconds_not_minutes(lab, plane, collector, tls_port):
+    """A path that forgot an open connection (a firewall whose state was lost or rebuilt, as
+    the zone firewalls' bridges are when they come up under the servers' forwarders) drops
+    every retransmission, and the kernel would give up only after some 15 minutes. Here the
+    collector drops everything on one router's open connection, and that only: the router's
+    watchdog must close it for the data the collector never acknowledged, the forwarder must
+    go on over a new connection, and the lines logged after it, and the watchdog's word, reach
+    the collector while the old connection is still dropped."""
+    name, address = collector
+    router = _routers_served(lab, plane, "syslog")[1].name
+    node, keeper = lab.host(router), lab.host(name)
+    mine = _forwarding(node, address, tls_port)
+    source, port = mine.rsplit(":", 1)
+    token = uuid.uuid4().hex[:12]
+    began = int(time.time())
+    _silence(keeper, "input", f"ip saddr {source} tcp sport {port} tcp dport {tls_port} drop")
+    try:
+        node.run_test(f"logger -t jinbao-lab-test {token}-in-flight")  # data the collector never acknowledges
+        closed = _closed_by_watchdog(node, router, began, "data its collector never acknowledged")
+        assert closed[0] == mine, f"the watchdog closed {closed}, not the dropped connection {mine}"
+        node.run_test(f"logger -t jinbao-lab-test {token}-after")
+        _arrives(keeper, router, f"{token}-after", f"{mine} -> {closed[1]}")
+    finally:
+        _speak(keeper)
 
 
 def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):

@@ -1,7 +1,7 @@
-"""jinbao-syslog-watchdog (roles/baseline/files): which of rsyslog's connections it takes for a
-handshake nobody answered, when it closes one, and that it says "closed" only when ss
-destroyed the socket. `ss` is replayed from captured output; the lab test
-(tests/lab/test_management.py) runs it against a silent collector."""
+"""jinbao-syslog-watchdog (roles/baseline/files): which of rsyslog's connections it takes for
+silent (a handshake nobody answered, data nobody acknowledged), when it closes one, and that it
+says "closed" only when ss destroyed the socket. `ss` is replayed from captured output; the lab
+tests (tests/lab/test_management.py) run it against a silent collector and a dead path."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ HEALTHY = (
 SILENT = (
     '0 0 10.0.0.1:41002 10.5.2.10:6514 users:(("rsyslogd",pid=80,fd=8)) cubic rto:204 bytes_sent:202'
     " bytes_acked:203 segs_out:3"
+)
+# a path that dropped the connection: 2 records sent, never acknowledged, retransmitted
+DROPPED = (
+    '0 0 10.0.0.1:41006 10.5.2.10:6514 users:(("rsyslogd",pid=80,fd=9)) cubic rto:6528 backoff:5'
+    " bytes_sent:1312 bytes_retrans:2040 bytes_acked:901 bytes_received:2712 segs_out:21 segs_in:8"
+    " unacked:2 retrans:1/12 lastsnd:4000 lastrcv:31000 lastack:31000"
 )
 OTHER = '0 0 10.0.0.1:41004 10.5.2.10:6514 users:(("openssl",pid=99,fd=3)) cubic rto:204 bytes_sent:202'
 
@@ -56,9 +62,14 @@ def run(watchdog, monkeypatch, tmp_path: Path, ss: FakeSs, now: float, logged: l
     return watchdog.main()
 
 
-def test_only_rsyslogs_connections_that_received_nothing_are_unanswered(watchdog, monkeypatch) -> None:
-    monkeypatch.setattr(watchdog.subprocess, "run", FakeSs([HEALTHY, SILENT, OTHER]))
-    assert watchdog.unanswered([6514]) == {"10.0.0.1:41002 10.5.2.10:6514"}
+def test_rsyslogs_connections_that_wait_on_the_collector(watchdog, monkeypatch) -> None:
+    """Received nothing yet, or data unacknowledged: rsyslogd's only, with what the collector
+    has sent and acknowledged so far."""
+    monkeypatch.setattr(watchdog.subprocess, "run", FakeSs([HEALTHY, SILENT, DROPPED, OTHER]))
+    assert watchdog.waiting([6514]) == {
+        "10.0.0.1:41002 10.5.2.10:6514": {"received": 0, "acked": 203},
+        "10.0.0.1:41006 10.5.2.10:6514": {"received": 2712, "acked": 901},
+    }
 
 
 def test_a_silent_handshake_is_closed_after_the_grace_and_said(watchdog, monkeypatch, tmp_path) -> None:
@@ -69,7 +80,7 @@ def test_a_silent_handshake_is_closed_after_the_grace_and_said(watchdog, monkeyp
     assert ss.killed == []  # 10 s: still within it
     run(watchdog, monkeypatch, tmp_path, ss, 1021.0, logged)
     assert [argv[-3:] for argv in ss.killed] == [["10.0.0.1:41002", "dst", "10.5.2.10:6514"]]
-    assert len(logged) == 1 and "received nothing for 21 s" in logged[0] and ": closed," in logged[0]
+    assert len(logged) == 1 and "heard nothing from its collector for 21 s" in logged[0] and ": closed," in logged[0]
 
 
 def test_a_socket_ss_could_not_destroy_is_not_called_closed(watchdog, monkeypatch, tmp_path) -> None:
@@ -80,4 +91,37 @@ def test_a_socket_ss_could_not_destroy_is_not_called_closed(watchdog, monkeypatc
     run(watchdog, monkeypatch, tmp_path, ss, 1025.0, logged)
     run(watchdog, monkeypatch, tmp_path, ss, 1035.0, logged)
     assert all("could not be closed (ss destroyed no socket)" in text for text in logged) and len(logged) == 2
-    assert "received nothing for 35 s" in logged[1]
+    assert "heard nothing from its collector for 35 s" in logged[1]
+
+
+def test_data_the_collector_never_acknowledges_is_closed_after_the_grace(watchdog, monkeypatch, tmp_path) -> None:
+    """A path that forgot the connection: the kernel would retransmit for some 15 minutes."""
+    ss, logged = FakeSs([HEALTHY, DROPPED]), []
+    run(watchdog, monkeypatch, tmp_path, ss, 1000.0, logged)
+    run(watchdog, monkeypatch, tmp_path, ss, 1010.0, logged)
+    assert ss.killed == []
+    run(watchdog, monkeypatch, tmp_path, ss, 1020.0, logged)
+    assert [argv[-3:] for argv in ss.killed] == [["10.0.0.1:41006", "dst", "10.5.2.10:6514"]]
+    assert "for 20 s (data its collector never acknowledged" in logged[0] and ": closed," in logged[0]
+
+
+def test_a_collector_that_acknowledges_restarts_the_grace(watchdog, monkeypatch, tmp_path) -> None:
+    """A busy, healthy connection has data in flight at every look; its acknowledgements move."""
+    logged: list[str] = []
+    for second in range(0, 100, 10):
+        busy = DROPPED.replace("bytes_acked:901", f"bytes_acked:{901 + second * 1000}")
+        run(watchdog, monkeypatch, tmp_path, FakeSs([busy]), 1000.0 + second, logged)
+    handshake = [SILENT.replace("bytes_acked:203", f"bytes_acked:{203 + second}") for second in (0, 1, 2, 3)]
+    for second, shown in enumerate(handshake):
+        run(watchdog, monkeypatch, tmp_path, FakeSs([shown]), 2000.0 + 10 * second, logged)
+    assert logged == []
+
+
+def test_a_state_from_the_older_watchdog_starts_the_grace_again(watchdog, monkeypatch, tmp_path) -> None:
+    """The watchdog before this one kept "local peer" -> first sighting only."""
+    (tmp_path / "state.json").write_text('{"10.0.0.1:41006 10.5.2.10:6514": 900.0}')
+    ss, logged = FakeSs([DROPPED]), []
+    run(watchdog, monkeypatch, tmp_path, ss, 1000.0, logged)
+    assert ss.killed == [] and logged == []
+    run(watchdog, monkeypatch, tmp_path, ss, 1020.0, logged)
+    assert len(ss.killed) == 1
