@@ -101,7 +101,7 @@ def forwarding(lab, node: str) -> str:
     collector, and what rsyslog and the watchdog said lately."""
     shown = lab.host(node).run(
         "ss -HtnpiO state established '( dport = :6514 or dport = :514 )';"
-        " journalctl -q --no-pager -n 15 -o short-precise -u rsyslog -t rsyslogd -t jinbao-syslog-watchdog"
+        " journalctl -q --no-pager -n 15 -o short-precise -t rsyslogd -t jinbao-syslog-watchdog"
     )
     return f"{node}'s forwarding:\n{shown.stdout}{shown.stderr}"
 

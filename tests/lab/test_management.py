@@ -183,8 +183,8 @@ def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector, tl
     token = uuid.uuid4().hex[:12]
     began = int(time.time())
     # its TLS records to the router (the ServerHello on) dropped, its bare TCP acknowledgements not
-    _silence(keeper, "output", f"ip daddr {source} tcp sport {tls_port} ip length '>' 100 drop")
     try:
+        _silence(keeper, "output", f"ip daddr {source} tcp sport {tls_port} ip length '>' 100 drop")
         node.run_test("systemctl restart rsyslog")
         node.run_test(f"logger -t jinbao-lab-test {token}-held")
         mine, theirs = _closed_by_watchdog(node, router, began, "a handshake its collector never answered")
@@ -196,9 +196,9 @@ def test_a_silent_collector_delays_logs_but_loses_none(lab, plane, collector, tl
 
 
 def test_a_path_that_drops_the_connection_stalls_the_logs_for_seconds_not_minutes(lab, plane, collector, tls_port):
-    """A path that forgot an open connection (a firewall whose state was lost or rebuilt, as
-    the zone firewalls' bridges are when they come up under the servers' forwarders) drops
-    every retransmission, and the kernel would give up only after some 15 minutes. Here the
+    """A path that dropped an open connection (a route gone, a stateful firewall that lost
+    its state and admits only a SYN as new) drops every retransmission, and the kernel would
+    give up only after some 15 minutes. Here the
     collector drops everything on one router's open connection, and that only: the router's
     watchdog must close it for the data the collector never acknowledged, the forwarder must
     go on over a new connection, and the lines logged after it, and the watchdog's word, reach
@@ -210,8 +210,8 @@ def test_a_path_that_drops_the_connection_stalls_the_logs_for_seconds_not_minute
     source, port = mine.rsplit(":", 1)
     token = uuid.uuid4().hex[:12]
     began = int(time.time())
-    _silence(keeper, "input", f"ip saddr {source} tcp sport {port} tcp dport {tls_port} drop")
     try:
+        _silence(keeper, "input", f"ip saddr {source} tcp sport {port} tcp dport {tls_port} drop")
         node.run_test(f"logger -t jinbao-lab-test {token}-in-flight")  # data the collector never acknowledges
         closed = _closed_by_watchdog(node, router, began, "data its collector never acknowledged")
         assert closed[0] == mine, f"the watchdog closed {closed}, not the dropped connection {mine}"
@@ -219,6 +219,7 @@ def test_a_path_that_drops_the_connection_stalls_the_logs_for_seconds_not_minute
         _arrives(keeper, router, f"{token}-after", f"{mine} -> {closed[1]}")
     finally:
         _speak(keeper)
+        keeper.run(f"ss -K state established dst {mine} '( sport = :{tls_port} )'")  # the router's RST was dropped too
 
 
 def test_every_router_takes_its_time_from_the_dc(lab, plane, collector):

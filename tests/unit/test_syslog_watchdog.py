@@ -23,10 +23,10 @@ SILENT = (
     '0 0 10.0.0.1:41002 10.5.2.10:6514 users:(("rsyslogd",pid=80,fd=8)) cubic rto:204 bytes_sent:202'
     " bytes_acked:203 segs_out:3"
 )
-# a path that dropped the connection: 2 records sent, never acknowledged, retransmitted
+# a path that dropped the connection: 2 segments sent, never acknowledged, retransmitted
 DROPPED = (
     '0 0 10.0.0.1:41006 10.5.2.10:6514 users:(("rsyslogd",pid=80,fd=9)) cubic rto:6528 backoff:5'
-    " bytes_sent:1312 bytes_retrans:2040 bytes_acked:901 bytes_received:2712 segs_out:21 segs_in:8"
+    " bytes_sent:3352 bytes_retrans:2040 bytes_acked:901 bytes_received:2712 segs_out:21 segs_in:8"
     " unacked:2 retrans:1/12 lastsnd:4000 lastrcv:31000 lastack:31000"
 )
 OTHER = '0 0 10.0.0.1:41004 10.5.2.10:6514 users:(("openssl",pid=99,fd=3)) cubic rto:204 bytes_sent:202'
