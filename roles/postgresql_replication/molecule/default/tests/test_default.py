@@ -59,8 +59,8 @@ def _playbook(name: str, **extra: str) -> subprocess.CompletedProcess:
     return run
 
 
-def _entry(target: str, entry: str, **extra: str) -> None:
-    _playbook("drill.yml", target=target, entry=entry, **extra)
+def _entry(target: str, entry: str, **extra: str) -> subprocess.CompletedProcess:
+    return _playbook("drill.yml", target=target, entry=entry, **extra)
 
 
 def _status(target: str, tmp_path_factory) -> dict:
@@ -140,9 +140,10 @@ def test_switchover_to_b_and_back_rewinds_the_old_primary(a, b, tmp_path_factory
     assert _out(a, "SELECT pg_is_in_recovery()") == "t"
     assert _status("mol-pgrepl-a", tmp_path_factory)["fenced"] is True
     _entry("mol-pgrepl-b", "promote")
-    _entry("mol-pgrepl-a", "follow")
+    followed = _entry("mol-pgrepl-a", "follow")
     assert not a.file("/var/lib/postgresql/jinbao-fenced").exists
-    assert not a.file(f"{DATA}.replaced").exists, "follow fell back to a base backup instead of pg_rewind"
+    why = [line.strip() for line in followed.stdout.splitlines() if "pg_rewind failed" in line]
+    assert not a.file(f"{DATA}.replaced").exists, f"follow fell back to a base backup instead of pg_rewind: {why}"
     assert _streams(b, "mol_pgrepl_a") == "streaming sync"
     _written_and_read(b, a)
     assert _status("mol-pgrepl-b", tmp_path_factory)["timeline"] == timeline + 1
