@@ -42,6 +42,21 @@ def test_a_stray_port_is_released_and_the_ports_come_back_after_a_reset(host):
         host.run("ip link del stray")
 
 
+def test_nothing_is_bridged_without_the_zones_ruleset(host):
+    """As after a reboot whose nftables.service failed: the bridge is not made, the service
+    fails and says why; once the ruleset is back, the bridge is."""
+    host.run_test("ip link del dev br-ops && nft delete table inet jinbao_zones")
+    try:
+        assert host.run("systemctl restart jinbao-bridges").rc != 0
+        assert host.run("ip link show dev br-ops").rc != 0, "br-ops was bridged without the ruleset"
+        said = host.check_output("journalctl -u jinbao-bridges -n 20 --no-pager -o cat")
+        assert "table inet jinbao_zones is not loaded: nothing bridged" in said
+    finally:
+        host.run_test("nft -f /etc/nftables.d/50-jinbao-zones.nft")
+        host.run_test("systemctl restart jinbao-bridges")
+    assert _ports(host, "br-ops") == {"o-ops", "i-ops"}
+
+
 def test_the_ruleset_is_the_layers_compiled_permits_and_drops_the_rest(host):
     policy = zones.load(LAB)
     network, allocations = planned(LAB)
