@@ -99,8 +99,9 @@ def log_length(lab, node: str) -> int:
 def forwarding(lab, node: str) -> str:
     """What a failure should show of node's log forwarding: its rsyslog's connections to the
     collector, and what rsyslog and the watchdog said lately."""
+    port = lab.policy.services["syslog"].ports[0]  # zones.yml's, as the forwarders use it
     shown = lab.host(node).run(
-        "ss -HtnpiO state established '( dport = :6514 or dport = :514 )';"
+        f"ss -HtnpiO state established '( dport = :{port} )';"
         " journalctl -q --no-pager -n 15 -o short-precise -t rsyslogd -t jinbao-syslog-watchdog"
     )
     return f"{node}'s forwarding:\n{shown.stdout}{shown.stderr}"
